@@ -1,0 +1,2 @@
+//! # switchboard-core
+//! Pure protocol core (placeholder while the session machine is written).
