@@ -1,2 +1,20 @@
 //! # switchboard-core
-//! Pure protocol core (placeholder while the session machine is written).
+//!
+//! The pure, I/O-free heart of Switchboard. Contract:
+//!
+//! - **No I/O, no clock.** Nothing here opens a socket, touches a disk or reads the time; every
+//!   input carries a [`time::Timestamp`] and timers are returned as timestamps to wake up at.
+//!   `cargo tree -p switchboard-core -e normal` lists no tokio, hyper, sled or mio.
+//! - **Live Agent wire types** ([`liveagent`]): every request a visitor client sends and every
+//!   response and event it receives (spec `live-agent.md` §4–§6). Lenient decoding, exact
+//!   encoding.
+//! - **The session machine** ([`session`]): `Init → Established → Polling ⇄ Resyncing → Ended`,
+//!   driven quinn-proto style — `handle(input, now)`, then drain `poll_output()` and arm
+//!   `poll_timeout()`. Requests carry ids; session-ending failures are events, not errors.
+//!   Its [`session::Snapshot`] is serde, so a driver can persist it and resume after a crash.
+//!
+//! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the machine).
+
+pub mod liveagent;
+pub mod session;
+pub mod time;
