@@ -4,8 +4,62 @@
 //! implements, and the adapters themselves, each behind a cargo feature and listed explicitly in
 //! the engine's configuration (no linker magic).
 //!
-//! Contract: an adapter turns an inbound webhook into typed events plus the exact HTTP reply the
-//! platform expects, and delivers outbound messages, reporting failures as a `DeliveryError` that
-//! tells the engine what to do next. Adapters hold no conversation state; the engine persists.
+//! ## Contract
 //!
-//! Status: the trait and the WeChat Official Account adapter land with the WeChat channel work.
+//! - **Inbound.** [`Channel::parse_webhook`] turns one HTTP request from the platform into typed
+//!   [`InboundEvent`]s, each with a [`DedupeKey`] that is identical across the platform's retries
+//!   of the same push, plus the exact [`HttpReply`] the platform expects. The engine persists the
+//!   events (dropping keys it has already seen) and only then sends the reply. A request the
+//!   adapter cannot accept is a [`WebhookError`] that names its HTTP status (401/403 for a bad
+//!   signature, 413 for an oversized body, 400 for malformed input); a push of a type the adapter
+//!   does not know is *accepted* (kept as [`InboundKind::Other`]), never answered with a 5xx.
+//! - **Outbound.** [`Channel::deliver`] sends one [`Outbound`] (text, image, typing) to a user.
+//!   Text longer than [`Capabilities::max_text_bytes`] is split by the adapter on character
+//!   boundaries. A failure is a [`DeliveryError`] whose [`DeliveryError::action`] tells the engine
+//!   what to do: retry later, refresh credentials and retry once, give up and tell the agent, or
+//!   alert the operators.
+//! - **State.** Adapters hold caches (access tokens, send-window bookkeeping) but no conversation
+//!   state; the engine persists everything that must survive a restart.
+//! - **Conformance.** Every adapter runs the shared suite in [`conformance`] against its
+//!   platform simulator.
+//!
+//! ## Module map
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`channel`] | the [`Channel`] trait, [`ChannelKind`], [`UserId`] |
+//! | [`capabilities`] | [`Capabilities`] and [`SendWindow`] |
+//! | [`webhook`] | [`WebhookRequest`], [`Webhook`], [`HttpReply`], [`InboundEvent`], [`WebhookError`] |
+//! | [`outbound`] | [`Outbound`], [`ImageSource`], [`Delivered`] |
+//! | [`delivery`] | [`DeliveryError`] and the [`DeliveryAction`] it asks for |
+//! | [`dedupe`] | [`DedupeKey`] and a small in-memory [`dedupe::RecentKeys`] set |
+//! | [`text`] | splitting text at a byte limit on character boundaries |
+//! | [`conformance`] | the shared adapter test suite |
+//! | `wechat` (feature `wechat`) | the WeChat Official Account adapter |
+//!
+//! ## Example
+//!
+//! ```
+//! use switchboard_channels::text::split_at_byte_limit;
+//! let parts = split_at_byte_limit("你好😀", 7);
+//! assert_eq!(parts, ["你好", "😀"]);
+//! ```
+
+pub mod capabilities;
+pub mod channel;
+pub mod conformance;
+pub mod dedupe;
+pub mod delivery;
+pub mod outbound;
+pub mod text;
+pub mod webhook;
+
+#[cfg(feature = "wechat")]
+pub mod wechat;
+
+pub use capabilities::{Capabilities, SendWindow};
+pub use channel::{Channel, ChannelKind, UserId};
+pub use dedupe::DedupeKey;
+pub use delivery::{DeliveryAction, DeliveryError, GiveUpReason};
+pub use outbound::{Delivered, ImageSource, Media, Outbound, TypingState};
+pub use webhook::{HttpReply, InboundEvent, InboundKind, Webhook, WebhookError, WebhookRequest};

@@ -1,0 +1,30 @@
+//! What a channel can carry and the limits it imposes on sending.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What a channel can carry; the engine adapts what it asks for to these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Longest text, in UTF-8 bytes, that one platform message may carry. Longer text is split by
+    /// the adapter into several messages.
+    pub max_text_bytes: usize,
+    /// Whether a typing indicator can be shown to the user.
+    pub typing: bool,
+    /// Whether images can be sent to the user.
+    pub send_images: bool,
+    /// Whether media the user sent (images, voice) can be downloaded.
+    pub fetch_media: bool,
+    /// The platform's window for agent-initiated messages, if it has one.
+    pub send_window: Option<SendWindow>,
+}
+
+/// A platform rule that limits sending to a period after the user's last interaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendWindow {
+    /// How long after the user's last message sending stays allowed.
+    pub duration: Duration,
+    /// How many messages may be sent per user message inside the window, if limited.
+    pub messages_per_interaction: Option<u32>,
+}

@@ -1,0 +1,1 @@
+//! Shared adapter conformance suite (placeholder, filled in below).
