@@ -6,6 +6,14 @@
 //!
 //! Contract: a simulator rejects what the real server rejects (status codes, envelopes, sequence
 //! rules, failover) and exposes every UNCONFIRMED behaviour of the specs as a knob. It depends on
-//! `switchboard-core` wire types only.
+//! `switchboard-core` wire types only; the WeChat push crypto is implemented here a second time,
+//! independently of the adapter's, so that the two check each other.
 //!
-//! Status: the simulators land with the engine and channel work.
+//! Modules:
+//! - [`wechat`]: the WeChat API simulator ([`wechat::WeChatApiSim`]: tokens, `custom/send`,
+//!   `custom/typing`, media upload and download, window and quota enforcement, errcode injection)
+//!   and the simulated user ([`wechat::WeChatUser`]: signed or encrypted pushes, retries).
+//!
+//! Status: the Live Agent simulator lands with the engine work.
+
+pub mod wechat;
