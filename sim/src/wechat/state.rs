@@ -188,10 +188,13 @@ impl State {
             TokenKind::Stable => &mut self.stable_current,
             TokenKind::Classic => &mut self.classic_current,
         };
-        if let Some(old) = slot.replace(token.clone())
-            && let Some((_, exp)) = self.tokens.get_mut(&old)
-        {
-            *exp = (*exp).min(now + grace);
+        if let Some(old) = slot.replace(token.clone()) {
+            if grace == 0 {
+                // Superseded at once: WeChat answers 40001 "not latest", not "expired".
+                self.tokens.remove(&old);
+            } else if let Some((_, exp)) = self.tokens.get_mut(&old) {
+                *exp = (*exp).min(now + grace);
+            }
         }
         self.tokens
             .insert(token.clone(), (kind, now + self.config.token_ttl));
