@@ -77,3 +77,27 @@ pub trait Channel: Send + Sync {
         })
     }
 }
+
+/// A shared adapter is an adapter (the engine holds them behind `Arc`).
+#[async_trait]
+impl<C: Channel + ?Sized> Channel for std::sync::Arc<C> {
+    fn kind(&self) -> ChannelKind {
+        (**self).kind()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn parse_webhook(&self, req: &WebhookRequest) -> Result<Webhook, WebhookError> {
+        (**self).parse_webhook(req)
+    }
+
+    async fn deliver(&self, to: &UserId, msg: &Outbound) -> Result<Delivered, DeliveryError> {
+        (**self).deliver(to, msg).await
+    }
+
+    async fn fetch_media(&self, media: &MediaRef) -> Result<Media, DeliveryError> {
+        (**self).fetch_media(media).await
+    }
+}
