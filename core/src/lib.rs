@@ -13,8 +13,12 @@
 //!   `poll_timeout()`. Requests carry ids; session-ending failures are events, not errors.
 //!   Its [`session::Snapshot`] is serde, so a driver can persist it and resume after a crash.
 //!
-//! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the machine).
+//! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the machine),
+//! and, with the `model` feature, `model` (a reference Live Agent server and the model-test
+//! harness, shared by the simulator, the tests and the fuzz targets).
 
 pub mod liveagent;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod session;
 pub mod time;

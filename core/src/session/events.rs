@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::io::{Lane, Purpose};
 use super::lane::VisitorPost;
 use super::output::{Agent, FileTransferEvent, FileTransferKind};
 use super::state::State;
@@ -48,6 +49,7 @@ impl Session {
                 {
                     chat.connection_timeout = Duration::from_millis(ms);
                 }
+                self.chat_request_arrived();
                 Some(SessionEvent::Queued {
                     position: success.queue_position,
                     estimated_wait_secs: success.estimated_wait_time,
@@ -59,11 +61,15 @@ impl Session {
                 )));
                 None
             }
-            Event::QueueUpdate(update) => Some(SessionEvent::Queued {
-                position: update.position,
-                estimated_wait_secs: update.estimated_wait_time,
-            }),
+            Event::QueueUpdate(update) => {
+                self.chat_request_arrived();
+                Some(SessionEvent::Queued {
+                    position: update.position,
+                    estimated_wait_secs: update.estimated_wait_time,
+                })
+            }
             Event::ChatEstablished(info) => {
+                self.chat_request_arrived();
                 let agent = self.set_agent(info);
                 self.release_held();
                 Some(SessionEvent::AgentJoined(agent))
@@ -81,7 +87,7 @@ impl Session {
                 None
             }
             Event::ChasitorSessionData(data) => {
-                self.settle_uncertain_text(&data);
+                self.record_transcript(&data);
                 None
             }
             Event::CustomEvent(custom) => Some(SessionEvent::CustomEvent {
@@ -130,24 +136,45 @@ impl Session {
         }
     }
 
-    /// After a failover the server's transcript says whether the text that was out when the
-    /// session moved reached the agent; if it did, it must not be sent again.
-    fn settle_uncertain_text(&mut self, data: &ChasitorSessionData) {
-        let post_in_flight = self.io.busy(super::io::Lane::Post);
+    /// After a failover the server's transcript says how many visitor texts it has. POSTs go
+    /// out one at a time, so it has either every confirmed text or one more: the uncertain
+    /// head of the lane, which then must not be sent again.
+    fn record_transcript(&mut self, data: &ChasitorSessionData) {
+        if data.chat_messages.is_empty() {
+            return;
+        }
+        let on_server = data
+            .chat_messages
+            .iter()
+            .filter(|entry| entry.kind == "Chasitor")
+            .count() as u64;
+        if let Some(chat) = self.chat_mut() {
+            chat.texts_on_server = Some(on_server);
+        }
+    }
+
+    /// Drops the head of the lane if the server's transcript shows it already arrived.
+    pub(super) fn settle_uncertain_text(&mut self) {
+        let post_in_flight = self
+            .io
+            .inflight
+            .values()
+            .any(|f| f.purpose == Purpose::Post);
         let Some(head) = self.persisted.lane.head() else {
             return;
         };
         if post_in_flight || !head.uncertain || !matches!(head.post, VisitorPost::Text(_)) {
             return;
         }
-        let seen_by_server = data
-            .chat_messages
-            .iter()
-            .filter(|entry| entry.kind == "Chasitor")
-            .count() as u64;
-        let confirmed = self.persisted.chat().map_or(0, |c| c.delivered_texts);
-        if seen_by_server > confirmed {
+        let Some(chat) = self.persisted.chat() else {
+            return;
+        };
+        if chat
+            .texts_on_server
+            .is_some_and(|n| n > chat.delivered_texts)
+        {
             self.persisted.lane.complete_head();
+            self.io.retry_at.remove(&Lane::Post);
             if let Some(chat) = self.chat_mut() {
                 chat.delivered_texts += 1;
             }

@@ -18,9 +18,21 @@ impl Session {
     /// Issues whatever the current state needs that is neither in flight nor waiting to retry.
     /// Idempotent: called after every input and on restore.
     pub(super) fn drive(&mut self, now: Timestamp) {
+        let confirmed_init_waiting = self.persisted.chat().is_some_and(|c| c.request_confirmed)
+            && self
+                .persisted
+                .lane
+                .head()
+                .is_some_and(|h| h.post == VisitorPost::ChasitorInit);
+        if confirmed_init_waiting {
+            self.chat_request_arrived();
+        }
+        self.settle_uncertain_text();
         let (poll, post, control) = match &self.persisted.state {
             State::Init => (false, false, Some(Purpose::SessionId)),
-            State::Established(_) => (false, true, None),
+            // Poll from the start (as Salesforce's SDK does): events prove the chat request
+            // arrived even when the answer to ChasitorInit was lost.
+            State::Established(_) => (true, true, None),
             State::Polling(_) => (true, true, None),
             State::Resyncing(_, ResyncStep::Reconnecting) => {
                 (false, false, Some(Purpose::Reconnect))

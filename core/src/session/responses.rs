@@ -45,18 +45,18 @@ impl Session {
             connection_timeout: self.config.default_connection_timeout,
             agent: None,
             delivered_texts: 0,
+            request_confirmed: false,
+            texts_on_server: None,
         });
     }
 
     pub(super) fn on_poll(&mut self, verdict: Verdict, now: Timestamp) {
         match &self.persisted.state {
-            State::Polling(_)
+            State::Established(_)
+            | State::Polling(_)
             | State::Resyncing(_, ResyncStep::AwaitingSessionData | ResyncStep::ResyncingState) => {
             }
-            State::Init
-            | State::Established(_)
-            | State::Resyncing(_, ResyncStep::Reconnecting)
-            | State::Ended(_) => return,
+            State::Init | State::Resyncing(_, ResyncStep::Reconnecting) | State::Ended(_) => return,
         }
         match verdict {
             Verdict::Success(body) => match MessagesResponse::decode(&body) {
@@ -125,16 +125,7 @@ impl Session {
             return;
         };
         match post {
-            VisitorPost::ChasitorInit => {
-                let state = std::mem::replace(&mut self.persisted.state, State::Init);
-                self.persisted.state = match state {
-                    State::Established(chat) => State::Polling(chat),
-                    other @ (State::Init
-                    | State::Polling(_)
-                    | State::Resyncing(..)
-                    | State::Ended(_)) => other,
-                };
-            }
+            VisitorPost::ChasitorInit => self.chat_request_arrived(),
             VisitorPost::Text(_) => {
                 if let Some(chat) = self.chat_mut() {
                     chat.delivered_texts += 1;
@@ -170,24 +161,49 @@ impl Session {
         }
     }
 
-    /// A 503: the session moved to another server (spec §7.4).
+    /// A 503: the session moved to another server (spec §7.4). Polling stops; a POST already
+    /// out is left to answer for itself, and the rest wait for the session to be recovered.
     pub(super) fn failover(&mut self) {
         let state = std::mem::replace(&mut self.persisted.state, State::Init);
         self.persisted.state = match state {
-            // The chat request never took: start over with a new session.
-            State::Established(_) => {
-                let cancelled = self.io.abandon(&[Lane::Control, Lane::Poll, Lane::Post]);
-                self.staged.cancels.extend(cancelled);
-                self.persisted.lane.reset_numbering();
-                State::Init
-            }
-            // Stop polling; a POST already out is left to answer for itself.
-            State::Polling(chat) | State::Resyncing(chat, _) => {
+            State::Established(chat) | State::Polling(chat) | State::Resyncing(chat, _) => {
                 let cancelled = self.io.abandon(&[Lane::Control, Lane::Poll]);
                 self.staged.cancels.extend(cancelled);
                 State::Resyncing(chat, ResyncStep::Reconnecting)
             }
             other @ (State::Init | State::Ended(_)) => other,
+        };
+    }
+
+    /// The server has the chat request: from its answer, or from chat events that only follow
+    /// it. A ChasitorInit still waiting in the lane is then done and must not be sent again.
+    pub(super) fn chat_request_arrived(&mut self) {
+        if let Some(chat) = self.chat_mut() {
+            chat.request_confirmed = true;
+        }
+        let init_waiting = self
+            .persisted
+            .lane
+            .head()
+            .is_some_and(|h| h.post == VisitorPost::ChasitorInit);
+        let init_in_flight = self
+            .io
+            .inflight
+            .values()
+            .any(|f| f.purpose == super::io::Purpose::Post);
+        if init_waiting && !init_in_flight {
+            self.persisted.lane.complete_head();
+            self.io.retry_at.remove(&Lane::Post);
+            self.io.recovered(Lane::Post);
+        }
+        let state = std::mem::replace(&mut self.persisted.state, State::Init);
+        self.persisted.state = match state {
+            State::Established(chat) if !init_waiting || !init_in_flight => State::Polling(chat),
+            other @ (State::Init
+            | State::Established(_)
+            | State::Polling(_)
+            | State::Resyncing(..)
+            | State::Ended(_)) => other,
         };
     }
 
@@ -270,7 +286,8 @@ impl Session {
     fn resume_polling(&mut self, recovered: bool) {
         let state = std::mem::replace(&mut self.persisted.state, State::Init);
         self.persisted.state = match state {
-            State::Resyncing(chat, _) => State::Polling(chat),
+            State::Resyncing(chat, _) if chat.request_confirmed => State::Polling(chat),
+            State::Resyncing(chat, _) => State::Established(chat),
             other @ (State::Init | State::Established(_) | State::Polling(_) | State::Ended(_)) => {
                 other
             }

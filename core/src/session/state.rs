@@ -14,7 +14,7 @@ use super::output::{Agent, EndReason};
 pub(crate) enum State {
     /// No Live Agent session yet; `SessionId` is in flight.
     Init,
-    /// Id, key and affinity token held; `ChasitorInit` is in flight.
+    /// Id, key and affinity token held; `ChasitorInit` is in flight and polling has started.
     Established(Chat),
     /// One `Messages` poll always out; visitor POSTs serialised.
     Polling(Chat),
@@ -52,6 +52,10 @@ pub(crate) struct Chat {
     pub(crate) agent: Option<Agent>,
     /// Visitor texts the server confirmed, to recognise a duplicate after a failover.
     pub(crate) delivered_texts: u64,
+    /// The server has the chat request (its answer or a chat event arrived).
+    pub(crate) request_confirmed: bool,
+    /// How many visitor texts the server's transcript held at the last reconnect.
+    pub(crate) texts_on_server: Option<u64>,
 }
 
 /// Everything a session needs to resume after a crash, as stored by the engine.

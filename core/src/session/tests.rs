@@ -77,8 +77,10 @@ impl Harness {
         let (id, _) = only(requests(&out), Resource::SessionId);
         let out = h.respond(id, 200, SESSION_ID);
         let (id, _) = only(requests(&out), Resource::ChasitorInit);
-        let out = h.respond(id, 200, "OK");
         let poll = only(requests(&out), Resource::Messages);
+        let out = h.respond(id, 200, "OK");
+        none_of(&requests(&out), Resource::Messages);
+        assert_eq!(h.session.state(), StateKind::Polling);
         (h, poll)
     }
 
@@ -176,7 +178,8 @@ fn sends_chasitor_init_as_post_one_with_configured_details() {
     assert_eq!(body["prechatDetails"][0]["value"], "oUser1");
     assert_eq!(body["receiveQueueUpdates"], true);
     assert_eq!(body["isPost"], true);
-    none_of(&requests(&out), Resource::Messages);
+    let (_, poll) = only(requests(&out), Resource::Messages);
+    assert_eq!(poll.path_and_query(), "/chat/rest/System/Messages?ack=-1");
 }
 
 #[test]
@@ -201,12 +204,12 @@ fn accepts_client_poll_timeout_sent_as_a_string() {
         200,
         r#"{"id":"a","key":"a!1!s","affinityToken":"99b51fa0","clientPollTimeout":"30"}"#,
     );
-    let (id, _) = only(requests(&out), Resource::ChasitorInit);
-    let out = h.respond(id, 200, "OK");
-    let (_, _) = only(requests(&out), Resource::Messages);
-    assert_eq!(
-        h.session.poll_timeout(),
-        Some(h.now + Duration::from_secs(35))
+    only(requests(&out), Resource::ChasitorInit);
+    only(requests(&out), Resource::Messages);
+    let deadlines: Vec<Timestamp> = h.session.io.inflight.values().map(|f| f.deadline).collect();
+    assert!(
+        deadlines.contains(&(h.now + Duration::from_secs(35))),
+        "30 s + 5 s slack"
     );
 }
 
@@ -440,26 +443,17 @@ fn uses_resync_session_below_api_37() {
         now,
     )
     .unwrap();
-    let (id, _) = only(requests(&drain(&mut s)), Resource::ChasitorInit);
-    s.handle(
-        Input::Response {
-            id,
-            status: 200,
-            body: "OK".into(),
-        },
-        now,
-    )
-    .unwrap();
-    let (id, _) = only(requests(&drain(&mut s)), Resource::Messages);
-    s.handle(
-        Input::Response {
-            id,
-            status: 503,
-            body: String::new(),
-        },
-        now,
-    )
-    .unwrap();
+    let out = drain(&mut s);
+    let (init, _) = only(requests(&out), Resource::ChasitorInit);
+    let (poll, _) = only(requests(&out), Resource::Messages);
+    let answer = |id, status: u16, body: &str| Input::Response {
+        id,
+        status,
+        body: body.into(),
+    };
+    s.handle(answer(init, 200, "OK"), now).unwrap();
+    drain(&mut s);
+    s.handle(answer(poll, 503, ""), now).unwrap();
     let (id, req) = only(requests(&drain(&mut s)), Resource::ResyncSession);
     assert_eq!(
         req.path_and_query(),
@@ -491,14 +485,47 @@ fn resumes_polling_when_reconnect_says_no_failover_is_pending() {
 }
 
 #[test]
-fn starts_a_new_session_when_chasitor_init_hits_503() {
+fn recovers_the_session_when_chasitor_init_hits_503_and_resends_it() {
     let (mut h, out) = Harness::new();
     let (id, _) = only(requests(&out), Resource::SessionId);
     let out = h.respond(id, 200, SESSION_ID);
-    let (id, _) = only(requests(&out), Resource::ChasitorInit);
-    let out = h.respond(id, 503, "");
-    only(requests(&out), Resource::SessionId);
-    assert_eq!(h.session.state(), StateKind::Init);
+    let (init, _) = only(requests(&out), Resource::ChasitorInit);
+    let (poll, _) = only(requests(&out), Resource::Messages);
+    let out = h.respond(init, 503, "");
+    assert!(out.contains(&Output::Cancel(poll)));
+    let (id, _) = only(requests(&out), Resource::ReconnectSession);
+    let out = h.respond(id, 200, RECONNECT);
+    let (poll, _) = only(requests(&out), Resource::Messages);
+    // Nothing in the log: the server never got the chat request.
+    let out = h.respond(poll, 204, "");
+    let (id, _) = only(requests(&out), Resource::ChasitorResyncState);
+    let out = h.respond(id, 200, "OK");
+    let (_, init) = only(requests(&out), Resource::ChasitorInit);
+    assert_eq!(init.sequence_number(), Some(1));
+    assert_eq!(h.session.state(), StateKind::Established);
+}
+
+#[test]
+fn does_not_resend_a_chat_request_the_event_log_shows_arrived() {
+    let (mut h, out) = Harness::new();
+    let (id, _) = only(requests(&out), Resource::SessionId);
+    let out = h.respond(id, 200, SESSION_ID);
+    let (init, _) = only(requests(&out), Resource::ChasitorInit);
+    let (poll, _) = only(requests(&out), Resource::Messages);
+    // The answer to ChasitorInit is lost, but the poll shows the chat was requested.
+    h.input(Input::Failed {
+        id: init,
+        failure: TransportFailure::Reset,
+    });
+    let out = h.respond(
+        poll,
+        200,
+        r#"{"messages":[{"type":"ChatRequestSuccess","message":{"queuePosition":0}}],"sequence":0,"offset":4}"#,
+    );
+    assert_eq!(h.session.state(), StateKind::Polling);
+    let out2 = h.advance(Duration::from_secs(30));
+    none_of(&requests(&out), Resource::ChasitorInit);
+    none_of(&requests(&out2), Resource::ChasitorInit);
 }
 
 #[test]

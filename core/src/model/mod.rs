@@ -1,0 +1,7 @@
+//! Model-based testing support (feature `model`): a reference Live Agent server and a harness
+//! that runs a [`Session`](crate::session::Session) against it through a network that loses,
+//! delays and reorders, with crashes and restarts, checking the session invariants after every
+//! step. The transition type is plain data, so proptest and a fuzzer can drive the same harness.
+
+pub mod harness;
+pub mod server;
