@@ -16,10 +16,16 @@
 //! assert_eq!(request.path_and_query(), "/chat/rest/System/SessionId");
 //! let body = r#"{"id":"ec55","key":"ec55!1!sig","affinityToken":"878a1fa0","clientPollTimeout":40}"#;
 //! session.handle(Input::Response { id, status: 200, body: body.into() }, now).unwrap();
-//! // The snapshot must be stored before the chat request goes out.
+//! // The snapshot must be stored before anything goes out; then the first poll and the
+//! // chat request (POST number 1) leave together.
 //! assert_eq!(session.poll_output(), Some(Output::Persist));
-//! let Some(Output::Request { request, .. }) = session.poll_output() else { panic!() };
-//! assert_eq!(request.sequence_number(), Some(1));
+//! let mut sent = Vec::new();
+//! while let Some(Output::Request { request, .. }) = session.poll_output() {
+//!     sent.push(request);
+//! }
+//! assert_eq!(sent[0].path_and_query(), "/chat/rest/System/Messages?ack=-1");
+//! assert_eq!(sent[1].path_and_query(), "/chat/rest/Chasitor/ChasitorInit");
+//! assert_eq!(sent[1].sequence_number(), Some(1));
 //! assert!(session.poll_timeout().is_some());
 //! ```
 
