@@ -153,6 +153,9 @@ impl WeChatChannel {
         };
         let msg = &push.message;
         let user = UserId::new(msg.from.clone());
+        if let MessageKind::Unknown { msg_type } = &msg.kind {
+            tracing::info!(msg_type = %msg_type, "acknowledging a WeChat push of unknown type");
+        }
         match &msg.kind {
             MessageKind::Event { event, .. } => match event {
                 EventKind::Unsubscribe => self.windows.record_unfollow(&user, msg.create_time),

@@ -81,7 +81,11 @@ impl WeChatChannel {
             return Err(ApiFailure::Delivery(e));
         }
         match errcode_of(&response) {
-            Some(err) => Err(ApiFailure::Code(err)),
+            Some(err) => {
+                // errmsg carries WeChat's `rid` for support requests; it holds no secrets.
+                tracing::warn!(path = call.path, errcode = err.errcode, errmsg = %err.errmsg, "WeChat API error");
+                Err(ApiFailure::Code(err))
+            }
             None => Ok(response),
         }
     }
