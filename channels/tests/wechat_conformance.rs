@@ -1,6 +1,10 @@
 //! The shared channel conformance suite, run by the WeChat adapter against the simulator.
 
+#![cfg(feature = "wechat")]
+
 mod common;
+
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use common::{Rig, request, rig};
@@ -10,18 +14,24 @@ use switchboard_channels::{
     Capabilities, Channel, ChannelKind, Delivered, DeliveryError, InboundKind, Media, Outbound,
     UserId, Webhook, WebhookError, WebhookRequest,
 };
-use switchboard_sim::wechat::{Endpoint, PushMode, WeChatUser};
+use switchboard_sim::wechat::{Endpoint, Push, PushMode, WeChatUser};
 
 struct WeChatHarness {
     rig: Rig,
     user: WeChatUser,
+    /// Pushes handed out, so a redelivery can re-wrap the same content.
+    pushes: Mutex<Vec<Push>>,
 }
 
 impl WeChatHarness {
     async fn new(mode: PushMode) -> Self {
         let rig = rig().await;
         let user = rig.user("oConformance", mode);
-        Self { rig, user }
+        Self {
+            rig,
+            user,
+            pushes: Mutex::new(Vec::new()),
+        }
     }
 }
 
@@ -32,12 +42,19 @@ impl Harness for WeChatHarness {
     }
 
     fn text_webhook(&self, text: &str) -> WebhookRequest {
-        request(&self.user.text(text))
+        let push = self.user.text(text);
+        self.pushes.lock().unwrap().push(push.clone());
+        request(&push)
     }
 
     fn redelivery(&self, req: &WebhookRequest) -> WebhookRequest {
-        // Same payload again, as WeChat's retries are.
-        req.clone()
+        // The same content with a new timestamp, nonce and random prefix: the strictest form a
+        // retry could take.
+        let pushes = self.pushes.lock().unwrap();
+        match pushes.iter().find(|p| p.query == req.query) {
+            Some(push) => request(&self.user.rewrap(push)),
+            None => req.clone(),
+        }
     }
 
     fn forged_webhook(&self) -> WebhookRequest {

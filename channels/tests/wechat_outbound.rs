@@ -1,6 +1,8 @@
 //! Outbound through the simulator over loopback HTTP (§5): text splitting and encoding (J1),
 //! images, typing, inbound media, the window and quota (Q1), and the errcode mapping.
 
+#![cfg(feature = "wechat")]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Access tokens (§5.5) against the simulator: stable_token fetch and caching, single-flight
 //! refresh, compare-and-refresh on 40001/40014/42001 (T1), no refresh on 48001 (T2).
 
+#![cfg(feature = "wechat")]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

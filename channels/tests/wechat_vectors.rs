@@ -1,6 +1,8 @@
 //! The verified vectors of spec/wechat.md §9 (S1–S3, K1, A, A-neg, A-sig, B1, B2, C, D, E1–E3,
 //! F): signatures, key derivation, decryption, encryption and encrypted passive replies.
 
+#![cfg(feature = "wechat")]
+
 use base64::Engine;
 use switchboard_channels::wechat::crypto::{AesKey, CryptoError, split_plaintext, unpad_32};
 use switchboard_channels::wechat::reply::{SealedReply, text_reply_xml};

@@ -1,6 +1,8 @@
 //! The webhook endpoint (§1, §2, §4): URL verification, the three push modes, signature and
 //! AppID checks, size and format limits, unknown types, and retries (R1) over real HTTP.
 
+#![cfg(feature = "wechat")]
+
 mod common;
 
 use bytes::Bytes;

@@ -1,6 +1,8 @@
 //! XML parsing and dedupe oracles of spec/wechat.md §9 (X1–X3, R2) plus every message and event
 //! type of §2.
 
+#![cfg(feature = "wechat")]
+
 use switchboard_channels::wechat::dedupe::dedupe_key;
 use switchboard_channels::wechat::message::{EventKind, Message, MessageKind};
 use switchboard_channels::wechat::xml::{self, XmlError, XmlWriter};
