@@ -192,3 +192,62 @@ impl WindowTracker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_700_000_000;
+
+    fn user() -> UserId {
+        UserId::new("o")
+    }
+
+    #[test]
+    fn a_retried_push_does_not_reset_the_used_quota() {
+        let w = WindowTracker::new(WindowPolicy::default());
+        w.record_interaction(&user(), Interaction::Message, T0);
+        w.record_sent(&user(), T0 + 1);
+        w.record_sent(&user(), T0 + 2);
+        w.record_interaction(&user(), Interaction::Message, T0);
+        assert_eq!(w.status(&user(), T0 + 3).remaining, Some(3));
+        w.record_interaction(&user(), Interaction::Message, T0 + 10);
+        assert_eq!(w.status(&user(), T0 + 11).remaining, Some(5));
+    }
+
+    #[test]
+    fn spends_the_short_event_grant_before_the_message_grant() {
+        let w = WindowTracker::new(WindowPolicy::default());
+        w.record_interaction(&user(), Interaction::Message, T0);
+        w.record_interaction(&user(), Interaction::Event, T0 + 1);
+        assert_eq!(w.status(&user(), T0 + 2).remaining, Some(8));
+        w.record_sent(&user(), T0 + 2);
+        // The event grant closes after a minute, taking its unspent messages with it.
+        assert_eq!(w.status(&user(), T0 + 62).remaining, Some(5));
+        assert_eq!(w.status(&user(), T0 + 62).closes_at, Some(T0 + 48 * 3600));
+    }
+
+    #[test]
+    fn an_unknown_user_is_not_refused_but_an_expired_window_is() {
+        let w = WindowTracker::new(WindowPolicy::default());
+        assert_eq!(w.check(&user(), T0), Ok(()));
+        assert_eq!(w.status(&user(), T0).remaining, None);
+        w.record_interaction(&user(), Interaction::Message, T0);
+        assert_eq!(w.check(&user(), T0 + 48 * 3600 - 1), Ok(()));
+        assert_eq!(
+            w.check(&user(), T0 + 48 * 3600),
+            Err(GiveUpReason::WindowClosed)
+        );
+    }
+
+    #[test]
+    fn an_older_interaction_does_not_lift_a_block() {
+        let w = WindowTracker::new(WindowPolicy::default());
+        w.record_interaction(&user(), Interaction::Message, T0);
+        w.record_unfollow(&user(), T0 + 5);
+        w.record_interaction(&user(), Interaction::Message, T0 + 1);
+        assert_eq!(w.check(&user(), T0 + 6), Err(GiveUpReason::NotFollowing));
+        w.record_interaction(&user(), Interaction::Event, T0 + 9);
+        assert_eq!(w.check(&user(), T0 + 10), Ok(()));
+    }
+}
