@@ -157,3 +157,19 @@ fn generated_runs_reach_chats_failovers_and_restarts() {
         "restarts happen in a quarter of runs or more"
     );
 }
+
+proptest! {
+    #![proptest_config(Config { cases: 200, failure_persistence: None, .. Config::default() })]
+
+    /// The fuzz target's byte decoding, run on stable: raw bytes become a run of the same
+    /// harness, and the invariants hold.
+    #[test]
+    fn byte_encoded_runs_keep_the_invariants(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut harness = Harness::new(Knobs::default(), u64::from(bytes.len() as u32), 52);
+        for transition in Transition::decode_run(&bytes) {
+            harness.apply(transition);
+            prop_assert!(harness.check().is_ok(), "{:?}", harness.check());
+        }
+        prop_assert!(harness.settle().is_ok(), "{:?}", harness.settle());
+    }
+}

@@ -65,6 +65,39 @@ pub enum Transition {
     RespondThenCrash(u8),
 }
 
+impl Transition {
+    /// Decodes a run from raw bytes, two bytes a step (for fuzzers).
+    pub fn decode_run(bytes: &[u8]) -> Vec<Transition> {
+        bytes
+            .chunks_exact(2)
+            .map(|pair| {
+                let (op, arg) = (pair[0], pair[1]);
+                match op % 19 {
+                    0 => Transition::VisitorText,
+                    1 => Transition::VisitorTyping,
+                    2 => Transition::VisitorEnd,
+                    3 => Transition::AgentAccept,
+                    4 => Transition::AgentText,
+                    5 => Transition::AgentTyping(arg % 2 == 0),
+                    6 => Transition::AgentTransfer,
+                    7 => Transition::AgentEnd,
+                    8 => Transition::AgentReject,
+                    9 => Transition::QueueUpdate,
+                    10 => Transition::Deliver(arg),
+                    11 => Transition::Respond(arg),
+                    12 => Transition::DropRequest(arg),
+                    13 => Transition::DropResponse(arg),
+                    14 => Transition::ReleasePolls,
+                    15 => Transition::Failover,
+                    16 => Transition::Tick(u16::from(arg) * 2),
+                    17 => Transition::Restart,
+                    _ => Transition::RespondThenCrash(arg),
+                }
+            })
+            .collect()
+    }
+}
+
 /// What a run went through, to show that generated runs reach the interesting states.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Coverage {
