@@ -1,0 +1,201 @@
+//! One task per live session: it owns the core [`Session`], feeds it HTTP answers, timer
+//! expiries and visitor commands, persists at every `Persist` (snapshot plus the events before
+//! it, flushed) and only then performs the requests that follow. No protocol decision is made
+//! here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use switchboard_core::liveagent::LiveAgentRequest;
+use switchboard_core::session::{
+    Input, Output, RequestId, Session, SessionError, SessionEvent, StateKind, TransportFailure,
+    VisitorAction,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::clock;
+use crate::liveagent_client::LiveAgentClient;
+use crate::store::{ChatId, SessionRecord, Store, StoreError};
+
+/// What the driver can be asked to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A visitor action; answered once it is durable (or refused).
+    Visitor(VisitorAction, oneshot::Sender<Result<(), DriverError>>),
+    /// Stop: cancel requests, keep the stored state (the session lives on in Salesforce).
+    Stop,
+}
+
+/// Why a driver could not take a command or had to stop.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DriverError {
+    /// The session refused the action (it has ended or is ending).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The state could not be made durable; the driver stopped without sending anything more.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The driver is no longer running.
+    #[error("the session's driver has stopped")]
+    Stopped,
+}
+
+/// What every driver shares.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) client: LiveAgentClient,
+    /// Told the chat id whenever a chat's outbox grows.
+    pub(crate) outbox_changed: tokio::sync::broadcast::Sender<ChatId>,
+}
+
+type Answer = (RequestId, Result<(u16, String), TransportFailure>);
+
+pub(crate) struct Driver {
+    chat: ChatId,
+    session: Session,
+    next_event: u64,
+    shared: Arc<Shared>,
+    commands: mpsc::Receiver<Command>,
+    answers_tx: mpsc::UnboundedSender<Answer>,
+    answers: mpsc::UnboundedReceiver<Answer>,
+    in_flight: HashMap<RequestId, AbortHandle>,
+    pending_events: Vec<SessionEvent>,
+    state: watch::Sender<StateKind>,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        chat: ChatId,
+        session: Session,
+        next_event: u64,
+        shared: Arc<Shared>,
+        commands: mpsc::Receiver<Command>,
+        state: watch::Sender<StateKind>,
+    ) -> Driver {
+        let (answers_tx, answers) = mpsc::unbounded_channel();
+        Driver {
+            chat,
+            session,
+            next_event,
+            shared,
+            commands,
+            answers_tx,
+            answers,
+            in_flight: HashMap::new(),
+            pending_events: Vec::new(),
+            state,
+        }
+    }
+
+    /// Runs until the session ends, a stop is asked for, or the store fails.
+    pub(crate) async fn run(mut self) -> Result<StateKind, DriverError> {
+        let span = info_span!("session", chat = %self.chat);
+        async move {
+            let result = self.drive().await;
+            for (_, handle) in self.in_flight.drain() {
+                handle.abort();
+            }
+            if let Err(e) = &result {
+                warn!(error = %e, "session driver stopped");
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn drive(&mut self) -> Result<StateKind, DriverError> {
+        loop {
+            self.drain().await?;
+            let _ = self.state.send(self.session.state());
+            if self.session.is_ended() && self.in_flight.is_empty() {
+                return Ok(StateKind::Ended);
+            }
+            let wake = self.session.poll_timeout();
+            tokio::select! {
+                Some((id, result)) = self.answers.recv() => {
+                    self.in_flight.remove(&id);
+                    let input = match result {
+                        Ok((status, body)) => Input::Response { id, status, body },
+                        Err(failure) => Input::Failed { id, failure },
+                    };
+                    if let Err(e) = self.session.handle(input, clock::now()) {
+                        warn!(error = %e, "answer refused by the session");
+                    }
+                }
+                () = sleep_until(wake), if wake.is_some() => {
+                    // Cannot fail: Timeout is legal in every state.
+                    let _ = self.session.handle(Input::Timeout, clock::now());
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::Visitor(action, reply)) => {
+                        let result = self.session.handle(Input::Visitor(action), clock::now());
+                        let result = match result {
+                            Ok(()) => self.drain().await.map_err(DriverError::from),
+                            Err(e) => Err(DriverError::from(e)),
+                        };
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::Stop) | None => return Ok(self.session.state()),
+                },
+            }
+        }
+    }
+
+    /// Handles every output: persists at `Persist` before sending what follows.
+    async fn drain(&mut self) -> Result<(), StoreError> {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Cancel(id) => {
+                    if let Some(handle) = self.in_flight.remove(&id) {
+                        handle.abort();
+                    }
+                }
+                Output::Event(event) => self.pending_events.push(event),
+                Output::Persist => self.persist().await?,
+                Output::Request {
+                    id,
+                    request,
+                    timeout,
+                } => self.send(id, request, timeout),
+            }
+        }
+        Ok(())
+    }
+
+    async fn persist(&mut self) -> Result<(), StoreError> {
+        let events = std::mem::take(&mut self.pending_events);
+        self.next_event += events.len() as u64;
+        let record = SessionRecord {
+            snapshot: self.session.snapshot().clone(),
+            next_event: self.next_event,
+        };
+        self.shared.store.commit(&self.chat, &record, &events)?;
+        self.shared.store.flush().await?;
+        if !events.is_empty() {
+            debug!(count = events.len(), "events stored");
+            let _ = self.shared.outbox_changed.send(self.chat.clone());
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, id: RequestId, request: LiveAgentRequest, timeout: std::time::Duration) {
+        let client = self.shared.client.clone();
+        let answers = self.answers_tx.clone();
+        debug!(%id, resource = ?request.resource, "request");
+        let task = tokio::spawn(async move {
+            let result = client.perform(&request, timeout).await;
+            let _ = answers.send((id, result));
+        });
+        self.in_flight.insert(id, task.abort_handle());
+    }
+}
+
+async fn sleep_until(at: Option<switchboard_core::time::Timestamp>) {
+    match at {
+        Some(at) => tokio::time::sleep(clock::until(at)).await,
+        None => std::future::pending().await,
+    }
+}

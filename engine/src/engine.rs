@@ -1,0 +1,238 @@
+//! The engine's public face: open the store, resume every live session, start chats, pass
+//! visitor actions in, and hand session events out through the durable outbox.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use switchboard_core::session::{ChatRequest, Session, SessionConfig, StateKind, VisitorAction};
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::clock;
+use crate::driver::{Command, Driver, DriverError, Shared};
+use crate::liveagent_client::{Endpoint, LiveAgentClient};
+use crate::registry::{DriverHandle, Registry};
+use crate::store::{ChatId, OutboxEntry, SledStore, Store, StoreError};
+
+/// What the engine needs to run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Directory of the sled database (created if missing).
+    pub data_dir: PathBuf,
+    /// The Live Agent visitor API endpoint.
+    pub live_agent: Endpoint,
+    /// Deployment ids and timings for every session.
+    pub session: SessionConfig,
+}
+
+/// Why the engine refused something.
+#[derive(Debug, Clone, Error)]
+pub enum EngineError {
+    /// The store failed or is held by another engine.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No live session for this chat.
+    #[error("no live session for chat {0}")]
+    UnknownChat(ChatId),
+    /// The chat already has a live session.
+    #[error("chat {0} already has a live session")]
+    AlreadyLive(ChatId),
+    /// Chat ids must be non-empty and free of NUL bytes.
+    #[error("invalid chat id {0:?}: it must be non-empty and contain no NUL byte")]
+    InvalidChatId(String),
+    /// The session's driver refused the action or stopped.
+    #[error(transparent)]
+    Driver(#[from] DriverError),
+}
+
+/// The running engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("chats", &self.inner.registry.chats().len())
+            .finish()
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    registry: Registry,
+    session_config: SessionConfig,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Opens the store (taking its lock: a second engine on the same store is refused) and
+    /// resumes every session that had not ended, with its stored key, affinity token and `ack`.
+    pub async fn open(config: EngineConfig) -> Result<Engine, EngineError> {
+        let store = SledStore::open(&config.data_dir)?;
+        Self::with_store(Arc::new(store), config).await
+    }
+
+    /// Like [`open`](Self::open) with any [`Store`].
+    pub async fn with_store(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let (outbox_changed, _) = broadcast::channel(1024);
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                shared: Arc::new(Shared {
+                    store,
+                    client: LiveAgentClient::new(config.live_agent.clone()),
+                    outbox_changed,
+                }),
+                registry: Registry::default(),
+                session_config: config.session,
+                tasks: Mutex::new(Vec::new()),
+            }),
+        };
+        let now = clock::now();
+        let mut resumed = 0usize;
+        for (chat, record) in engine.inner.shared.store.load_sessions()? {
+            if record.snapshot.is_ended() {
+                continue;
+            }
+            let session =
+                Session::restore(engine.inner.session_config.clone(), record.snapshot, now);
+            engine.spawn(chat, session, record.next_event);
+            resumed += 1;
+        }
+        info!(resumed, "engine open");
+        Ok(engine)
+    }
+
+    /// Starts a new chat: a Live Agent session is created and the chat requested.
+    pub async fn start_chat(&self, chat: ChatId, request: ChatRequest) -> Result<(), EngineError> {
+        if chat.0.is_empty() || chat.0.contains('\0') {
+            return Err(EngineError::InvalidChatId(chat.0));
+        }
+        if self.inner.registry.get(&chat).is_some() {
+            return Err(EngineError::AlreadyLive(chat));
+        }
+        let next_event = self
+            .inner
+            .shared
+            .store
+            .outbox(&chat)?
+            .last()
+            .map_or(0, |entry| entry.seq + 1);
+        let session = Session::new(self.inner.session_config.clone(), request, clock::now());
+        if !self.spawn(chat.clone(), session, next_event) {
+            return Err(EngineError::AlreadyLive(chat));
+        }
+        Ok(())
+    }
+
+    /// Passes a visitor action to the chat's session; returns once it is durable.
+    pub async fn visitor(&self, chat: &ChatId, action: VisitorAction) -> Result<(), EngineError> {
+        let handle = self
+            .inner
+            .registry
+            .get(chat)
+            .ok_or_else(|| EngineError::UnknownChat(chat.clone()))?;
+        let (reply, answer) = oneshot::channel();
+        handle
+            .commands
+            .send(Command::Visitor(action, reply))
+            .await
+            .map_err(|_| EngineError::Driver(DriverError::Stopped))?;
+        answer
+            .await
+            .map_err(|_| EngineError::Driver(DriverError::Stopped))??;
+        Ok(())
+    }
+
+    /// The chat's undelivered session events, oldest first.
+    pub fn outbox(&self, chat: &ChatId) -> Result<Vec<OutboxEntry>, EngineError> {
+        Ok(self.inner.shared.store.outbox(chat)?)
+    }
+
+    /// Marks the chat's events up to `seq` as delivered.
+    pub fn ack(&self, chat: &ChatId, seq: u64) -> Result<(), EngineError> {
+        Ok(self.inner.shared.store.ack_outbox(chat, seq)?)
+    }
+
+    /// Tells the chat id each time a chat's outbox grows.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChatId> {
+        self.inner.shared.outbox_changed.subscribe()
+    }
+
+    /// Live chats and their states.
+    pub fn chats(&self) -> Vec<(ChatId, StateKind)> {
+        self.inner.registry.chats()
+    }
+
+    /// A live chat's state.
+    pub fn state(&self, chat: &ChatId) -> Option<StateKind> {
+        self.inner.registry.get(chat).map(|h| *h.state.borrow())
+    }
+
+    /// Waits until the chat's state satisfies `done` (or its driver is gone).
+    pub async fn wait_for_state(
+        &self,
+        chat: &ChatId,
+        done: impl Fn(StateKind) -> bool,
+    ) -> Option<StateKind> {
+        let mut state = self.inner.registry.get(chat)?.state;
+        state.wait_for(|s| done(*s)).await.ok().map(|s| *s)
+    }
+
+    /// Stops every driver (their sessions stay alive in Salesforce and resume on the next
+    /// open), then flushes the store.
+    pub async fn shutdown(self) -> Result<(), EngineError> {
+        for handle in self.inner.registry.drain() {
+            let _ = handle.commands.send(Command::Stop).await;
+        }
+        let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
+        for task in tasks {
+            let _ = task.await;
+        }
+        self.inner.shared.store.flush().await?;
+        Ok(())
+    }
+
+    fn spawn(&self, chat: ChatId, session: Session, next_event: u64) -> bool {
+        let (commands, commands_rx) = mpsc::channel(64);
+        let (state_tx, state) = watch::channel(session.state());
+        if !self
+            .inner
+            .registry
+            .insert(chat.clone(), DriverHandle { commands, state })
+        {
+            return false;
+        }
+        let driver = Driver::new(
+            chat.clone(),
+            session,
+            next_event,
+            self.inner.shared.clone(),
+            commands_rx,
+            state_tx,
+        );
+        let inner = Arc::downgrade(&self.inner);
+        let task = tokio::spawn(async move {
+            let _ = driver.run().await;
+            if let Some(inner) = inner.upgrade() {
+                inner.registry.remove(&chat);
+            }
+        });
+        let mut tasks = lock(&self.inner.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+        true
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
