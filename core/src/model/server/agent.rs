@@ -192,6 +192,7 @@ impl ReferenceServer {
             .ok_or_else(|| ControlError::UnknownSession(id.to_owned()))?;
         session.moved = true;
         session.ever_moved = true;
+        self.wake(id);
         Ok(())
     }
 
@@ -200,6 +201,7 @@ impl ReferenceServer {
         for session in self.sessions.values_mut() {
             session.moved = true;
             session.ever_moved = true;
+            self.wakeups.insert(session.id.clone());
         }
         self.sessions.len()
     }

@@ -9,7 +9,7 @@ mod knobs;
 mod routes;
 mod session;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use agent::ControlError;
 pub use knobs::{DuplicatePost, Knobs, PollTimeoutShape};
@@ -73,6 +73,9 @@ pub struct ReferenceServer {
     next_offset: i64,
     recorded: Vec<Recorded>,
     expired: u64,
+    /// Sessions whose held poll may have something to answer since the last
+    /// [`ReferenceServer::take_wakeups`].
+    wakeups: BTreeSet<String>,
 }
 
 impl ReferenceServer {
@@ -85,6 +88,7 @@ impl ReferenceServer {
             next_offset: 0,
             recorded: Vec::new(),
             expired: 0,
+            wakeups: BTreeSet::new(),
         };
         // Offsets are large, increasing, and start at a random 10-digit value (spec §8).
         server.next_offset =
@@ -227,6 +231,19 @@ impl ReferenceServer {
         &self.recorded
     }
 
+    /// Sessions that queued events, moved or reconnected since the last call, in id order. A
+    /// driver that holds polls calls [`ReferenceServer::complete_poll`] for each of them; the
+    /// model itself never needs this.
+    pub fn take_wakeups(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.wakeups).into_iter().collect()
+    }
+
+    pub(crate) fn wake(&mut self, session_id: &str) {
+        if !self.wakeups.contains(session_id) {
+            self.wakeups.insert(session_id.to_owned());
+        }
+    }
+
     /// Sessions deleted for not being polled.
     pub fn expired_count(&self) -> u64 {
         self.expired
@@ -282,6 +299,7 @@ impl ReferenceServer {
         let offset = self.offset();
         if let Some(session) = self.sessions.get_mut(session_id) {
             session.push(offset, event);
+            self.wake(session_id);
         }
     }
 
@@ -369,5 +387,36 @@ impl ReferenceServer {
             Ok(body) => Reply::status(200, body),
             Err(_) => Reply::status(500, "Internal Server Error"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(server: &mut ReferenceServer) -> String {
+        let request = LiveAgentRequest::new(Method::Get, Resource::SessionId, 52).affinity(None);
+        let Reply::Respond { status: 200, body } =
+            server.handle(&request, Timestamp::from_millis(0))
+        else {
+            panic!("SessionId failed");
+        };
+        let value: serde_json::Value = serde_json::from_str(&body).expect("json");
+        value["id"].as_str().expect("id").to_owned()
+    }
+
+    #[test]
+    fn reports_sessions_to_wake_once_per_change() {
+        let mut server = ReferenceServer::new(Knobs::default(), 7);
+        let id = session(&mut server);
+        assert!(
+            server.take_wakeups().is_empty(),
+            "a new session has no events"
+        );
+        server.inject_failover(&id).expect("failover");
+        assert_eq!(server.take_wakeups(), vec![id.clone()]);
+        assert!(server.take_wakeups().is_empty(), "taken once");
+        server.end(&id).expect("end");
+        assert_eq!(server.take_wakeups(), vec![id]);
     }
 }

@@ -83,6 +83,8 @@ impl ReferenceServer {
         if with_data {
             session.push_session_data(data_offset);
         }
+        // A poll held across the reconnect is closed; its holder should answer it.
+        self.wakeups.insert(id.clone());
         let body = if legacy {
             serde_json::json!({"isValid": true, "key": session.key, "affinityToken": token})
                 .to_string()

@@ -163,6 +163,16 @@ impl ServerSession {
         &self.key
     }
 
+    /// Whether a `Messages` poll is being held.
+    pub fn poll_open(&self) -> bool {
+        self.poll_open
+    }
+
+    /// Whether the session moved (failover injected, ReconnectSession not yet done).
+    pub fn moved(&self) -> bool {
+        self.moved
+    }
+
     /// Custom events from the visitor, `(type, data)`.
     pub fn custom_events(&self) -> &[(String, String)] {
         &self.custom_events
