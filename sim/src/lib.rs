@@ -13,7 +13,10 @@
 //! - [`wechat`]: the WeChat API simulator ([`wechat::WeChatApiSim`]: tokens, `custom/send`,
 //!   `custom/typing`, media upload and download, window and quota enforcement, errcode injection)
 //!   and the simulated user ([`wechat::WeChatUser`]: signed or encrypted pushes, retries).
-//!
-//! Status: the Live Agent simulator lands with the engine work.
+//! - [`liveagent`]: the Live Agent visitor-API server ([`liveagent::LiveAgentSim`]): the
+//!   reference server of `switchboard-core` served over HTTP with real long-poll holds, and the
+//!   agent's side as a Rust handle ([`liveagent::AgentControl`]: accept, reject, text, typing,
+//!   transfer, file request, end, failover, expiry, recorded requests) and as JSON under `/__sim/`.
 
+pub mod liveagent;
 pub mod wechat;
