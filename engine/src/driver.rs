@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use switchboard_core::liveagent::LiveAgentRequest;
+use switchboard_core::liveagent::{LiveAgentRequest, Resource};
 use switchboard_core::session::{
     Input, Output, RequestId, Session, SessionError, SessionEvent, StateKind, TransportFailure,
     VisitorAction,
@@ -48,6 +48,7 @@ pub(crate) struct Shared {
     pub(crate) client: LiveAgentClient,
     /// Told the chat id whenever a chat's outbox grows.
     pub(crate) outbox_changed: tokio::sync::broadcast::Sender<ChatId>,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 type Answer = (RequestId, Result<(u16, String), TransportFailure>);
@@ -60,7 +61,7 @@ pub(crate) struct Driver {
     commands: mpsc::Receiver<Command>,
     answers_tx: mpsc::UnboundedSender<Answer>,
     answers: mpsc::UnboundedReceiver<Answer>,
-    in_flight: HashMap<RequestId, AbortHandle>,
+    in_flight: HashMap<RequestId, (Resource, AbortHandle)>,
     pending_events: Vec<SessionEvent>,
     state: watch::Sender<StateKind>,
 }
@@ -94,7 +95,7 @@ impl Driver {
         let span = info_span!("session", chat = %self.chat);
         async move {
             let result = self.drive().await;
-            for (_, handle) in self.in_flight.drain() {
+            for (_, (_, handle)) in self.in_flight.drain() {
                 handle.abort();
             }
             if let Err(e) = &result {
@@ -116,7 +117,10 @@ impl Driver {
             let wake = self.session.poll_timeout();
             tokio::select! {
                 Some((id, result)) = self.answers.recv() => {
-                    self.in_flight.remove(&id);
+                    if let Some((resource, _)) = self.in_flight.remove(&id) {
+                        let status = result.as_ref().ok().map(|(status, _)| *status);
+                        self.shared.metrics.answered(resource, status);
+                    }
                     let input = match result {
                         Ok((status, body)) => Input::Response { id, status, body },
                         Err(failure) => Input::Failed { id, failure },
@@ -149,7 +153,7 @@ impl Driver {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Cancel(id) => {
-                    if let Some(handle) = self.in_flight.remove(&id) {
+                    if let Some((_, handle)) = self.in_flight.remove(&id) {
                         handle.abort();
                     }
                 }
@@ -174,6 +178,7 @@ impl Driver {
         };
         self.shared.store.commit(&self.chat, &record, &events)?;
         self.shared.store.flush().await?;
+        self.shared.metrics.persisted();
         if !events.is_empty() {
             debug!(count = events.len(), "events stored");
             let _ = self.shared.outbox_changed.send(self.chat.clone());
@@ -184,12 +189,14 @@ impl Driver {
     fn send(&mut self, id: RequestId, request: LiveAgentRequest, timeout: std::time::Duration) {
         let client = self.shared.client.clone();
         let answers = self.answers_tx.clone();
-        debug!(%id, resource = ?request.resource, "request");
+        let resource = request.resource;
+        debug!(%id, ?resource, "request");
+        self.shared.metrics.sent();
         let task = tokio::spawn(async move {
             let result = client.perform(&request, timeout).await;
             let _ = answers.send((id, result));
         });
-        self.in_flight.insert(id, task.abort_handle());
+        self.in_flight.insert(id, (resource, task.abort_handle()));
     }
 }
 

@@ -13,6 +13,7 @@ use tracing::info;
 use crate::clock;
 use crate::driver::{Command, Driver, DriverError, Shared};
 use crate::liveagent_client::{Endpoint, LiveAgentClient};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::registry::{DriverHandle, Registry};
 use crate::store::{ChatId, OutboxEntry, SledStore, Store, StoreError};
 
@@ -88,6 +89,7 @@ impl Engine {
                     store,
                     client: LiveAgentClient::new(config.live_agent.clone()),
                     outbox_changed,
+                    metrics: Metrics::default(),
                 }),
                 registry: Registry::default(),
                 session_config: config.session,
@@ -163,6 +165,11 @@ impl Engine {
     /// Tells the chat id each time a chat's outbox grows.
     pub fn subscribe(&self) -> broadcast::Receiver<ChatId> {
         self.inner.shared.outbox_changed.subscribe()
+    }
+
+    /// Traffic counters since the engine opened.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.shared.metrics.snapshot()
     }
 
     /// Live chats and their states.

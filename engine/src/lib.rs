@@ -16,15 +16,17 @@
 //!
 //! Module map: [`engine`] (the public API), [`driver`] (the per-session task), [`registry`],
 //! [`store`] (sled behind the `Store` trait), [`liveagent_client`] (pooled HTTP/HTTPS client),
-//! [`clock`] (the only place time is read).
+//! [`metrics`] (traffic counters), [`clock`] (the only place time is read).
 
 pub mod clock;
 pub mod driver;
 pub mod engine;
 pub mod liveagent_client;
+pub mod metrics;
 pub mod registry;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig, EngineError};
 pub use liveagent_client::{Endpoint, LiveAgentClient};
+pub use metrics::MetricsSnapshot;
 pub use store::{ChatId, OutboxEntry, SledStore, Store, StoreError};

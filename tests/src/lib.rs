@@ -1,5 +1,138 @@
 //! # switchboard-tests
 //!
-//! End-to-end tests live in `tests/tests/`: they run the engine against the simulators over real
-//! loopback HTTP with a real sled database in a temporary directory. This library holds the
-//! helpers those tests share.
+//! End-to-end tests live in `tests/tests/`: they run the engine against the simulators over
+//! real loopback HTTP with a real sled database in a temporary directory. This library holds
+//! what they share: a rig (simulator + data directory), short session timings, and waiting
+//! helpers that poll the engine's durable outbox.
+
+use std::time::Duration;
+
+use switchboard_core::model::server::Knobs;
+use switchboard_core::session::{ChatRequest, SessionConfig, SessionEvent};
+use switchboard_engine::{ChatId, Endpoint, Engine, EngineConfig};
+use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+
+/// How long any single wait in a test may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A Live Agent simulator and a data directory for one test.
+#[derive(Debug)]
+pub struct Rig {
+    /// The simulator, strict settings, 500 ms long-poll holds.
+    pub sim: LiveAgentSim,
+    /// The engine's sled directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Starts the simulator on an ephemeral loopback port.
+    pub async fn start() -> Rig {
+        Self::start_with(Knobs::default()).await
+    }
+
+    /// Starts the simulator with these knobs.
+    pub async fn start_with(knobs: Knobs) -> Rig {
+        let sim = LiveAgentSim::start(SimConfig {
+            knobs,
+            hold: Duration::from_millis(500),
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator starts");
+        Rig {
+            sim,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Engine settings pointing at this rig.
+    pub fn engine_config(&self) -> EngineConfig {
+        engine_config(
+            &self.sim.base_url(),
+            self.dir.path(),
+            self.sim.control().knobs(),
+        )
+    }
+
+    /// Opens an engine on this rig's store.
+    pub async fn engine(&self) -> Engine {
+        Engine::open(self.engine_config())
+            .await
+            .expect("engine opens")
+    }
+}
+
+/// Engine settings for a simulator at `url` and a store in `dir`, with short retry timings.
+pub fn engine_config(url: &str, dir: &std::path::Path, knobs: Knobs) -> EngineConfig {
+    EngineConfig {
+        data_dir: dir.to_path_buf(),
+        live_agent: Endpoint::parse(url).expect("simulator url"),
+        session: SessionConfig {
+            organization_id: knobs.organization_id,
+            deployment_id: knobs.deployment_id,
+            button_id: knobs.button_id,
+            retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_millis(800),
+            request_timeout: Duration::from_secs(5),
+            ..SessionConfig::default()
+        },
+    }
+}
+
+/// A visitor asking for a chat.
+pub fn visitor(name: &str) -> ChatRequest {
+    ChatRequest {
+        visitor_name: name.to_owned(),
+        ..ChatRequest::default()
+    }
+}
+
+/// Waits until the chat's outbox holds events satisfying `done`; returns them all.
+pub async fn wait_for_events(
+    engine: &Engine,
+    chat: &ChatId,
+    done: impl Fn(&[SessionEvent]) -> bool,
+) -> Vec<SessionEvent> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let events: Vec<SessionEvent> = engine
+            .outbox(chat)
+            .expect("outbox readable")
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        if done(&events) {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for events; have {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The agent texts among `events`, in order.
+pub fn agent_texts(events: &[SessionEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::AgentText { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `events` include the agent joining.
+pub fn agent_joined(events: &[SessionEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, SessionEvent::AgentJoined(_)))
+}
+
+/// The end event, if any.
+pub fn ended(events: &[SessionEvent]) -> Option<&SessionEvent> {
+    events
+        .iter()
+        .find(|e| matches!(e, SessionEvent::Ended { .. }))
+}
