@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
 use super::control_http;
@@ -17,6 +17,10 @@ use super::state::{Answer, Shared};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// An oversized body is still read (and dropped) up to this size, so that the client reads its
+/// 413 on a clean connection rather than a reset.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// Response bodies are always complete.
 pub(crate) type Body = Full<Bytes>;
@@ -29,12 +33,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Re
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
         return text(413, "Payload Too Large");
     }
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return text(413, "Payload Too Large"),
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let path = parts.uri.path();
     if path == "/__sim" || path.starts_with("/__sim/") {
@@ -51,6 +55,31 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Re
             respond(status, body)
         }
     }
+}
+
+/// The whole body, or the response to give instead (413 when over [`MAX_BODY`], 400 when the
+/// body cannot be read).
+async fn read_body(mut body: Incoming) -> Result<Bytes, Response<Body>> {
+    let mut kept = BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(text(400, "Bad Request: unreadable body"));
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= MAX_BODY {
+            kept.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(text(413, "Payload Too Large"));
+    }
+    Ok(kept.freeze())
 }
 
 /// A response with the model's body: JSON when it looks like JSON, plain text otherwise.
