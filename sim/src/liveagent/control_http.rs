@@ -2,7 +2,7 @@
 //!
 //! | request | body | answer |
 //! |---|---|---|
-//! | `GET /__sim/chats` | | every session |
+//! | `GET /__sim/chats` | | every session, with its `transcript` (both sides' texts in order) |
 //! | `GET /__sim/chats/{id}` | | one session |
 //! | `GET /__sim/waiting` | | chats waiting for an agent |
 //! | `GET /__sim/requests` | | recorded requests (method, path, status, time; no headers) |
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use switchboard_core::liveagent::request::percent_decode;
 use switchboard_core::model::server::{Phase, Recorded};
 
+use super::console::Transcripts;
 use super::control::{AgentControl, AgentError, SessionView, WaitingChat};
 use super::http::{Body, json};
 use super::state::Shared;
@@ -48,13 +49,16 @@ pub(crate) fn serve(
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let result = match (method, segments.as_slice()) {
-        (&Method::GET, ["chats"]) => Ok(Value::Array(
-            control.sessions().iter().map(session_json).collect(),
-        )),
-        (&Method::GET, ["chats", id]) => control
-            .session(id)
-            .map(|view| session_json(&view))
-            .ok_or_else(|| failure(404, format!("no session {id}"))),
+        (&Method::GET, ["chats"]) => Ok(shared.read_transcripts(|state| {
+            Value::Array(
+                state
+                    .server
+                    .sessions()
+                    .map(|s| session_json(&SessionView::of(s), &state.transcripts))
+                    .collect(),
+            )
+        })),
+        (&Method::GET, ["chats", id]) => one_session(shared, id),
         (&Method::GET, ["waiting"]) => Ok(Value::Array(
             control.waiting().iter().map(waiting_json).collect(),
         )),
@@ -62,7 +66,8 @@ pub(crate) fn serve(
             control.recorded().iter().map(recorded_json).collect(),
         )),
         (&Method::POST, ["failover"]) => Ok(json!({ "sessions": control.failover_all() })),
-        (&Method::POST, ["chats", id, action]) => act(&control, id, action, body),
+        (&Method::POST, ["chats", id, action]) => act(&control, id, action, body)
+            .and_then(|reply| reply.map_or_else(|| one_session(shared, id), Ok)),
         (_, ["chats"] | ["chats", _] | ["waiting"] | ["requests"] | ["failover"])
         | (_, ["chats", _, _]) => Err(failure(405, "method not allowed".into())),
         _ => Err(failure(404, "no such control route".into())),
@@ -83,7 +88,25 @@ fn refused(error: AgentError) -> Failure {
     (error.http_status(), error.to_string())
 }
 
-fn act(control: &AgentControl, id: &str, action: &str, body: &[u8]) -> Result<Value, Failure> {
+/// One session as JSON, transcript included.
+fn one_session(shared: &Shared, id: &str) -> Result<Value, Failure> {
+    shared
+        .read_transcripts(|state| {
+            state
+                .server
+                .session(id)
+                .map(|s| session_json(&SessionView::of(s), &state.transcripts))
+        })
+        .ok_or_else(|| failure(404, format!("no session {id}")))
+}
+
+/// Performs one action; `Some` is an answer of its own, `None` means "answer with the session".
+fn act(
+    control: &AgentControl,
+    id: &str,
+    action: &str,
+    body: &[u8],
+) -> Result<Option<Value>, Failure> {
     let args = arguments(body)?;
     let text_arg = |name: &str| {
         args.get(name)
@@ -122,15 +145,12 @@ fn act(control: &AgentControl, id: &str, action: &str, body: &[u8]) -> Result<Va
         "failover" => control.failover(id),
         "expire" => {
             control.expire(id).map_err(refused)?;
-            return Ok(json!({ "expired": id }));
+            return Ok(Some(json!({ "expired": id })));
         }
         _ => return Err(failure(404, format!("no control action {action}"))),
     }
     .map_err(refused)?;
-    control
-        .session(id)
-        .map(|view| session_json(&view))
-        .ok_or_else(|| failure(404, format!("no session {id}")))
+    Ok(None)
 }
 
 /// The JSON object of a control body; an empty body is an empty object.
@@ -158,8 +178,13 @@ fn pairs_json(pairs: &[(String, String)]) -> Value {
     Value::Array(pairs.iter().map(|(k, v)| json!([k, v])).collect())
 }
 
-fn session_json(view: &SessionView) -> Value {
+fn session_json(view: &SessionView, transcripts: &Transcripts) -> Value {
     let (phase, agent) = phase_json(&view.phase);
+    let transcript: Vec<Value> = transcripts
+        .lines(&view.id)
+        .iter()
+        .map(|line| json!({ "from": line.from.as_str(), "text": line.text, "atMs": line.at_ms }))
+        .collect();
     json!({
         "id": view.id,
         "phase": phase,
@@ -173,6 +198,7 @@ fn session_json(view: &SessionView) -> Value {
         "polling": view.polling,
         "moved": view.moved,
         "affinityToken": view.affinity_token,
+        "transcript": transcript,
     })
 }
 

@@ -1,6 +1,6 @@
 //! One HTTP request in, one response out: the body is read (at most 64 KiB, else 413), then the
-//! request goes to the control API (`/__sim/…`), to the model (`/chat/rest/…`, held when the
-//! model says so), or gets a 404.
+//! request goes to the agent console's files (`GET /console…`), to the control API
+//! (`/__sim/…`), to the model (`/chat/rest/…`, held when the model says so), or gets a 404.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
+use super::console;
 use super::control_http;
 use super::hold;
 use super::parse::{Rejected, to_model};
@@ -41,6 +42,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Re
         Err(response) => return response,
     };
     let path = parts.uri.path();
+    if parts.method == http::Method::GET
+        && let Some(page) = console::asset(path)
+    {
+        return page;
+    }
     if path == "/__sim" || path.starts_with("/__sim/") {
         return control_http::serve(&shared, &parts.method, path, &body);
     }

@@ -1,6 +1,7 @@
 //! The Live Agent visitor-API simulator: the pure reference server of `switchboard-core`
 //! (feature `model`) served over HTTP/1.1 with real long-poll holds, plus the agent's side as
-//! a Rust handle ([`AgentControl`]) and as JSON under `/__sim/` for the web console.
+//! a Rust handle ([`AgentControl`]) and as JSON under `/__sim/`, with a web console for people
+//! at `GET /console` on the same listener.
 //!
 //! Every protocol rule — status codes, envelopes, sequence checks, failover, expiry — is the
 //! reference server's; this module only parses HTTP into its requests, holds `Messages` polls
@@ -31,11 +32,13 @@
 //! | `hold` | long-poll holds and their release on disconnect |
 //! | [`control`] | [`AgentControl`], [`SessionView`], [`WaitingChat`], [`AgentError`] |
 //! | `control_http` | the JSON control API under `/__sim/` |
+//! | `console` | the agent console page (`console/`, embedded) and the ordered transcripts it shows |
 //! | `state` | what the tasks share: the model, held polls, change signals |
 //! | `clock` | model time: milliseconds since start |
 
 mod clock;
 pub mod config;
+mod console;
 pub mod control;
 mod control_http;
 mod hold;

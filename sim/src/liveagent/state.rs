@@ -11,6 +11,7 @@ use switchboard_core::time::Timestamp;
 use tokio::sync::{Notify, watch};
 
 use super::clock::SimClock;
+use super::console::Transcripts;
 
 /// A held poll as the registry knows it. A newer hold on the same session replaces it (only
 /// possible after the model closed the older one, e.g. by ReconnectSession).
@@ -26,6 +27,8 @@ pub(crate) struct HeldPoll {
 pub(crate) struct State {
     pub(crate) server: ReferenceServer,
     pub(crate) holds: HashMap<String, HeldPoll>,
+    /// Both sides' texts in order, for the console.
+    pub(crate) transcripts: Transcripts,
     next_generation: u64,
 }
 
@@ -97,6 +100,7 @@ impl Shared {
             state: Mutex::new(State {
                 server,
                 holds: HashMap::new(),
+                transcripts: Transcripts::default(),
                 next_generation: 0,
             }),
             clock: SimClock::start(),
@@ -124,21 +128,38 @@ impl Shared {
     /// Changes the state, then wakes the held polls of every session the model reports and
     /// everyone waiting for a change.
     pub(crate) fn mutate<T>(&self, f: impl FnOnce(&mut State, Timestamp) -> T) -> T {
-        let mut state = self.lock();
+        let mut guard = self.lock();
         let now = self.clock.now();
-        let out = f(&mut state, now);
-        let wakes: Vec<Arc<Notify>> = state
-            .server
-            .take_wakeups()
+        let out = f(&mut guard, now);
+        let state = &mut *guard;
+        let woken = state.server.take_wakeups();
+        for id in &woken {
+            if let Some(session) = state.server.session(id) {
+                state.transcripts.sync(session);
+            }
+        }
+        let wakes: Vec<Arc<Notify>> = woken
             .iter()
             .filter_map(|id| state.holds.get(id).map(|h| h.wake.clone()))
             .collect();
-        drop(state);
+        drop(guard);
         for wake in wakes {
             wake.notify_waiters();
         }
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
         out
+    }
+
+    /// Brings every transcript up to date, forgets those of deleted sessions, then reads.
+    pub(crate) fn read_transcripts<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        for session in state.server.sessions() {
+            state.transcripts.sync(session);
+        }
+        let server = &state.server;
+        state.transcripts.retain(|id| server.session(id).is_some());
+        f(state)
     }
 
     /// Hands one visitor request to the model; a poll to hold is registered under the same

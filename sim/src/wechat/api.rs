@@ -19,12 +19,17 @@ use serde_json::{Value, json};
 
 use super::http::{Server, SimRequest};
 use super::multipart::parse_media_form;
-use super::state::{ApiConfig, CallRecord, Endpoint, SentMessage, State, StoredMedia, TokenKind};
+use super::phone::{Phone, PhoneConfig};
+use super::state::{
+    ApiConfig, CallRecord, Endpoint, PhoneEntry, PhoneEntryKind, SentMessage, State, StoredMedia,
+    TokenKind,
+};
 
 /// A running WeChat API simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct WeChatApiSim {
     state: Arc<Mutex<State>>,
+    phone: Arc<Phone>,
     server: Server,
 }
 
@@ -32,10 +37,10 @@ pub struct WeChatApiSim {
 /// interactions.
 #[derive(Debug, Clone)]
 pub struct ApiHandle {
-    state: Arc<Mutex<State>>,
+    pub(super) state: Arc<Mutex<State>>,
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+pub(super) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -64,13 +69,52 @@ impl WeChatApiSim {
     /// Starts a simulator for one account on 127.0.0.1 and a free port.
     pub async fn start(config: ApiConfig) -> std::io::Result<Self> {
         let state = Arc::new(Mutex::new(State::new(config)));
+        let phone = Arc::new(Phone::new(ApiHandle {
+            state: state.clone(),
+        }));
         let shared = state.clone();
+        let desk = phone.clone();
         let server = Server::start(move |req| {
             let state = shared.clone();
-            async move { handle(&state, req) }
+            let phone = desk.clone();
+            async move {
+                if Phone::serves(req.parts.uri.path()) {
+                    phone.serve(req).await
+                } else {
+                    handle(&state, req)
+                }
+            }
         })
         .await?;
-        Ok(Self { state, server })
+        Ok(Self {
+            state,
+            phone,
+            server,
+        })
+    }
+
+    /// Points the phone page (`GET /phone`) at a gateway: where its users' pushes go and how
+    /// they are signed. May be called at any time; users start afresh with the new settings.
+    pub fn set_phone(&self, config: PhoneConfig) {
+        self.phone.configure(config);
+    }
+
+    /// `http://127.0.0.1:PORT/phone?openid=…`: the phone page of one user.
+    pub fn phone_url(&self, openid: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("openid", openid)
+            .finish();
+        format!("{}/phone?{query}", self.base_url())
+    }
+
+    /// What `openid`'s phone shows, in order (see [`PhoneEntry`]).
+    pub fn phone_timeline(&self, openid: &str) -> Vec<PhoneEntry> {
+        lock(&self.state)
+            .timeline
+            .iter()
+            .filter(|e| e.openid == openid)
+            .cloned()
+            .collect()
     }
 
     /// `http://127.0.0.1:PORT`, to configure as the adapter's API base.
@@ -422,6 +466,14 @@ fn custom_send(s: &mut State, body: &[u8]) -> (i64, Response<Full<Bytes>>) {
     if code != 0 {
         return fail(code);
     }
+    let entry = match (&sent.text, &sent.media_id) {
+        (Some(text), _) => PhoneEntryKind::Text(text.clone()),
+        (None, Some(media_id)) => PhoneEntryKind::Image {
+            media_id: media_id.clone(),
+        },
+        (None, None) => PhoneEntryKind::Notice(format!("[{}]", sent.msg_type)),
+    };
+    s.record(&to, entry);
     s.sent.push(sent);
     (0, json_response(&ok()))
 }
@@ -455,6 +507,12 @@ fn custom_typing(s: &mut State, body: &[u8]) -> (i64, Response<Full<Bytes>>) {
     } else {
         user.typing_until = 0;
     }
+    let entry = if command == "Typing" {
+        PhoneEntryKind::Typing
+    } else {
+        PhoneEntryKind::CancelTyping
+    };
+    s.record(&to, entry);
     s.typing.push((to, command));
     (0, json_response(&ok()))
 }

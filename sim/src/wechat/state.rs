@@ -78,6 +78,40 @@ pub struct SentMessage {
     pub media_id: Option<String>,
 }
 
+/// What one user's phone shows, in order: messages and typing from the account, the user's own
+/// texts, and notices from WeChat itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneEntry {
+    /// Position in the simulator's timeline (shared by every user), from 1.
+    pub seq: u64,
+    /// Wall-clock milliseconds since the Unix epoch (moved by [`ApiConfig`]'s clock offset).
+    pub at_ms: u64,
+    /// The user.
+    pub openid: String,
+    /// What happened.
+    pub kind: PhoneEntryKind,
+}
+
+/// The kinds of [`PhoneEntry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhoneEntryKind {
+    /// A `custom/send` text reached the user.
+    Text(String),
+    /// A `custom/send` image reached the user.
+    Image {
+        /// The media id it was sent with.
+        media_id: String,
+    },
+    /// `custom/typing` `Typing`: the account shows as typing (for up to 15 s).
+    Typing,
+    /// `custom/typing` `CancelTyping`.
+    CancelTyping,
+    /// The user sent this text.
+    UserText(String),
+    /// WeChat told the user something (e.g. that the account cannot answer).
+    Notice(String),
+}
+
 /// One received API request.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
@@ -139,6 +173,7 @@ pub(super) struct State {
     pub calls: Vec<CallRecord>,
     pub sent: Vec<SentMessage>,
     pub typing: Vec<(String, String)>,
+    pub timeline: Vec<PhoneEntry>,
     pub media: BTreeMap<String, StoredMedia>,
     pub files: HashMap<String, (String, Bytes)>,
     pub counter: u64,
@@ -157,6 +192,7 @@ impl State {
             calls: Vec::new(),
             sent: Vec::new(),
             typing: Vec::new(),
+            timeline: Vec::new(),
             media: BTreeMap::new(),
             files: HashMap::new(),
             counter: 0,
@@ -168,6 +204,26 @@ impl State {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0)
+    }
+
+    /// The current time in milliseconds since the Unix epoch, clock offset included.
+    pub fn now_ms(&self) -> u64 {
+        (SystemTime::now() + self.offset)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
+    /// Appends to the phones' timeline.
+    pub fn record(&mut self, openid: &str, kind: PhoneEntryKind) {
+        let seq = self.timeline.len() as u64 + 1;
+        let at_ms = self.now_ms();
+        self.timeline.push(PhoneEntry {
+            seq,
+            at_ms,
+            openid: openid.to_owned(),
+            kind,
+        });
     }
 
     pub fn fresh_id(&mut self, prefix: &str) -> String {

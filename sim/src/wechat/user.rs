@@ -82,6 +82,14 @@ impl WeChatUser {
         }
     }
 
+    /// The same user with MsgIds counting up from `first` (users that must not share MsgIds,
+    /// e.g. across demo runs against one store).
+    #[must_use]
+    pub fn with_first_msg_id(self, first: u64) -> Self {
+        self.next_msg_id.store(first, Ordering::Relaxed);
+        self
+    }
+
     /// The user's OpenID.
     pub fn openid(&self) -> &str {
         &self.openid
