@@ -1,0 +1,65 @@
+//! What a conversation is configured with: when a chat starts and ends, how often the user hears
+//! about the queue, how agent lines are batched, the channel's send window, and every text.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::templates::Templates;
+
+/// Settings shared by every conversation of one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConversationConfig {
+    /// Empty: any user message starts a chat. Otherwise only a text equal (trimmed,
+    /// case-insensitive) to one of these, or a menu click whose key is one of these.
+    pub start_keywords: Vec<String>,
+    /// User text equal (trimmed, case-insensitive) to one of these ends the live chat; so does a
+    /// menu click with one of these keys.
+    pub end_keywords: Vec<String>,
+    /// At most one queue notice per interval, and only when the position changed.
+    pub queue_notice_interval: Duration,
+    /// Agent lines arriving within this window of the first are merged into one message.
+    pub merge_window: Duration,
+    /// Sends the channel allows per user-message window.
+    pub window_budget: u32,
+    /// How long the reply window stays open after a user message.
+    pub window: Duration,
+    /// Tell the agent (once per window) when this many sends or fewer remain.
+    pub budget_warning_at: u32,
+    /// Every user- and agent-facing text.
+    pub templates: Templates,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            start_keywords: Vec::new(),
+            end_keywords: vec!["end".to_owned(), "结束".to_owned()],
+            queue_notice_interval: Duration::from_secs(30),
+            merge_window: Duration::from_secs(2),
+            window_budget: 5,
+            window: Duration::from_secs(48 * 3600),
+            budget_warning_at: 1,
+            templates: Templates::english(),
+        }
+    }
+}
+
+impl ConversationConfig {
+    pub(crate) fn is_start_keyword(&self, text: &str) -> bool {
+        matches_any(&self.start_keywords, text)
+    }
+
+    pub(crate) fn is_end_keyword(&self, text: &str) -> bool {
+        matches_any(&self.end_keywords, text)
+    }
+}
+
+/// Trimmed, case-insensitive equality with any keyword.
+fn matches_any(keywords: &[String], text: &str) -> bool {
+    let text = text.trim().to_lowercase();
+    keywords
+        .iter()
+        .any(|k| !k.trim().is_empty() && k.trim().to_lowercase() == text)
+}

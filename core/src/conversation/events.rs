@@ -1,0 +1,170 @@
+//! The live session's events: queue reports, agents joining and leaving, agent text and typing,
+//! file requests, and the end of the chat.
+
+use std::mem;
+
+use super::Conversation;
+use super::state::{Chatting, QueueInfo, State, Told};
+use super::templates::Notice;
+use crate::session::{ChatEndedBy, EndReason, FileTransferEvent, FileTransferKind, SessionEvent};
+use crate::time::Timestamp;
+
+impl Conversation {
+    /// An event of the live session (the caller checked that there is one).
+    pub(super) fn on_session(&mut self, event: SessionEvent, now: Timestamp) {
+        match event {
+            SessionEvent::Queued {
+                position,
+                estimated_wait_secs,
+            } => {
+                if let State::Waiting(waiting) = &mut self.persisted.state {
+                    waiting.latest = Some(QueueInfo {
+                        position,
+                        wait_secs: estimated_wait_secs,
+                    });
+                }
+            }
+            SessionEvent::AgentJoined(agent) => self.on_agent(agent, true, now),
+            SessionEvent::Transferred(agent) => self.on_agent(agent, false, now),
+            SessionEvent::AgentText { text, .. } => self.relay_agent_text(text, now),
+            SessionEvent::AgentTyping => {
+                if self.agent_reachable() {
+                    self.typing(now);
+                }
+            }
+            SessionEvent::FileTransfer(transfer) => self.on_file_transfer(transfer, now),
+            SessionEvent::Ended { reason, .. } => self.on_ended(reason, now),
+            // Nothing for the user: the chat goes on.
+            SessionEvent::AgentNotTyping
+            | SessionEvent::AgentDisconnected
+            | SessionEvent::CustomEvent { .. }
+            | SessionEvent::Reconnected
+            | SessionEvent::PostRejected { .. }
+            | SessionEvent::Unhandled { .. } => {}
+        }
+    }
+
+    fn on_agent(&mut self, agent: crate::session::Agent, joined: bool, now: Timestamp) {
+        let name = agent.name.clone();
+        match &mut self.persisted.state {
+            State::Waiting(_) => {
+                self.persisted.state = State::Chatting(Chatting {
+                    agent,
+                    file_requested: false,
+                });
+            }
+            State::Chatting(chatting) => {
+                // A new agent did not ask for the previous one's file.
+                chatting.file_requested &= chatting.agent == agent;
+                chatting.agent = agent;
+            }
+            State::Ending(ending) => {
+                ending.agent = Some(name);
+                return;
+            }
+            State::Idle => return,
+        }
+        let notice = if joined {
+            Notice::AgentJoined { agent: &name }
+        } else {
+            Notice::Transferred { agent: &name }
+        };
+        let text = self.config.templates.render(&notice);
+        self.tell_user(text, now);
+    }
+
+    fn on_file_transfer(&mut self, transfer: FileTransferEvent, now: Timestamp) {
+        let State::Chatting(chatting) = &mut self.persisted.state else {
+            return;
+        };
+        match transfer.kind {
+            FileTransferKind::Requested => {
+                chatting.file_requested = true;
+                let notice = Notice::FileRequested {
+                    agent: &chatting.agent.name,
+                };
+                let text = self.config.templates.render(&notice);
+                self.tell_user(text, now);
+            }
+            FileTransferKind::Canceled | FileTransferKind::Success | FileTransferKind::Failure => {
+                chatting.file_requested = false;
+            }
+            FileTransferKind::Other(_) => {}
+        }
+    }
+
+    /// The chat is over: merged agent lines go out first, then why it ended; messages the user
+    /// wrote while it was ending are then handled as new ones.
+    fn on_ended(&mut self, reason: EndReason, now: Timestamp) {
+        let previous = mem::replace(&mut self.persisted.state, State::Idle);
+        let (agent, held) = match previous {
+            State::Chatting(chatting) => (Some(chatting.agent.name), Vec::new()),
+            State::Ending(ending) => (ending.agent, ending.held),
+            State::Waiting(_) | State::Idle => (None, Vec::new()),
+        };
+        self.flush_relay();
+        let notice = match (&reason, agent.as_deref()) {
+            (EndReason::ChatEnded(ChatEndedBy::Agent), Some(agent)) => {
+                Notice::EndedByAgent { agent }
+            }
+            (EndReason::ChatEnded(ChatEndedBy::Agent | ChatEndedBy::Other(_)), _) => Notice::Ended,
+            (EndReason::ChatEnded(ChatEndedBy::Client) | EndReason::VisitorEnded, _) => {
+                Notice::EndedByUser
+            }
+            (EndReason::ChatEnded(ChatEndedBy::ClientIdleTimeout), _) => Notice::EndedIdle,
+            (
+                EndReason::ChatEnded(
+                    ChatEndedBy::AgentsUnavailable | ChatEndedBy::AgentPushTimeout,
+                )
+                | EndReason::RequestFailed(_)
+                | EndReason::InitRejected(_),
+                _,
+            ) => Notice::NoAgent,
+            (EndReason::SessionInvalid, _) => Notice::SessionExpired,
+            (EndReason::ConnectionLost, _) => Notice::ConnectionLost,
+        };
+        let text = self.config.templates.render(&notice);
+        self.tell_user(text, now);
+        for message in held {
+            self.dispatch_user(message);
+        }
+    }
+
+    /// When the next throttled queue notice may go out, if the position changed meanwhile.
+    pub(super) fn queue_notice_due(&self) -> Option<Timestamp> {
+        let State::Waiting(waiting) = &self.persisted.state else {
+            return None;
+        };
+        let (latest, told) = (waiting.latest?, waiting.told?);
+        (latest.position != told.position).then(|| told.at + self.config.queue_notice_interval)
+    }
+
+    /// Tells the user their queue position if it changed and the last notice is old enough.
+    pub(super) fn queue_notice(&mut self, now: Timestamp) {
+        let interval = self.config.queue_notice_interval;
+        let State::Waiting(waiting) = &mut self.persisted.state else {
+            return;
+        };
+        let Some(latest) = waiting.latest else {
+            return;
+        };
+        let due = match waiting.told {
+            None => true,
+            Some(told) => latest.position != told.position && now >= told.at + interval,
+        };
+        if !due {
+            return;
+        }
+        // Counted as told even when the user cannot receive it: a stale position is not worth
+        // keeping for later.
+        waiting.told = Some(Told {
+            position: latest.position,
+            at: now,
+        });
+        let text = self.config.templates.render(&Notice::Queued {
+            position: latest.position,
+            wait_secs: latest.wait_secs,
+        });
+        self.tell_user(text, now);
+    }
+}

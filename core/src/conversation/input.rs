@@ -1,0 +1,118 @@
+//! What the driver feeds into a [`Conversation`](super::Conversation): the user's pushes, the
+//! live session's events, and how each delivery to the user went.
+
+use serde::{Deserialize, Serialize};
+
+use crate::session::SessionEvent;
+
+/// The channel user a conversation belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    /// The channel's id for the user (a WeChat OpenID).
+    pub id: String,
+    /// Display name, when the channel told us.
+    pub nickname: Option<String>,
+    /// Which channel, e.g. `"wechat"`.
+    pub channel: String,
+}
+
+/// One push from the user, as the channel adapter parsed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserMessage {
+    /// Plain text.
+    Text(String),
+    /// A picture; `url` is the channel's link to it, when it gave one.
+    Image {
+        /// Channel media id.
+        media_id: String,
+        /// Where the picture can be fetched.
+        url: Option<String>,
+    },
+    /// A voice note; `recognition` is the channel's speech-to-text, when enabled.
+    Voice {
+        /// Channel media id.
+        media_id: String,
+        /// Transcription.
+        recognition: Option<String>,
+    },
+    /// A video clip.
+    Video {
+        /// Channel media id.
+        media_id: String,
+    },
+    /// A shared place.
+    Location {
+        /// Latitude in degrees.
+        latitude: f64,
+        /// Longitude in degrees.
+        longitude: f64,
+        /// Place name or address.
+        label: String,
+    },
+    /// A shared link.
+    Link {
+        /// Page title.
+        title: String,
+        /// Address.
+        url: String,
+    },
+    /// The user tapped a menu button of type click.
+    MenuClick {
+        /// The button's key.
+        key: String,
+    },
+    /// The user followed the account.
+    Subscribe,
+    /// The user unfollowed the account: nothing can be sent to them any more.
+    Unsubscribe,
+    /// Anything else the channel passes on (its own name for the kind).
+    Other {
+        /// The channel's message or event type.
+        kind: String,
+    },
+}
+
+/// Identifies one [`Output::Send`](super::Output::Send); its outcome comes back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeliveryId(pub u64);
+
+impl std::fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "delivery#{}", self.0)
+    }
+}
+
+/// Why a send to the user did not arrive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryFailure {
+    /// The channel's reply window is closed (WeChat 45015): the user must write first.
+    WindowClosed,
+    /// The window's send quota is used up (WeChat 45047).
+    QuotaExhausted,
+    /// The channel kept failing; the driver stopped retrying. The text says why, for the agent.
+    GaveUp(String),
+}
+
+/// One input to the machine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A user push, already deduplicated and durable.
+    User(UserMessage),
+    /// The next event of the live session, in the order the session produced them.
+    Session(SessionEvent),
+    /// A [`Send`](super::Output::Send) reached the user.
+    Delivered {
+        /// Which send.
+        id: DeliveryId,
+    },
+    /// A [`Send`](super::Output::Send) did not reach the user, for good.
+    DeliveryFailed {
+        /// Which send.
+        id: DeliveryId,
+        /// Why.
+        failure: DeliveryFailure,
+    },
+    /// The time from [`Conversation::poll_timeout`](super::Conversation::poll_timeout) was
+    /// reached.
+    Timeout,
+}

@@ -1,0 +1,176 @@
+//! The user's pushes: what reopens the reply window, what starts or ends a chat, and what is
+//! forwarded to the agent.
+
+use super::Conversation;
+use super::describe::describe;
+use super::input::{UserMessage, UserRef};
+use super::output::Output;
+use super::state::{Ending, State, Waiting, Window};
+use crate::liveagent::CustomDetail;
+use crate::session::{ChatRequest, VisitorAction};
+use crate::time::Timestamp;
+
+impl Conversation {
+    pub(super) fn on_user(&mut self, message: UserMessage, now: Timestamp) {
+        match &message {
+            UserMessage::Text(_)
+            | UserMessage::Image { .. }
+            | UserMessage::Voice { .. }
+            | UserMessage::Video { .. }
+            | UserMessage::Location { .. }
+            | UserMessage::Link { .. }
+            | UserMessage::MenuClick { .. } => self.reopen_window(now),
+            // Nothing can reach the user any more; agent lines waiting to go out are reported.
+            UserMessage::Unsubscribe => self.close_window(true),
+            // A follow grants a much smaller quota than a message, and unknown pushes may be
+            // events that grant none: the window is left as it was.
+            UserMessage::Subscribe | UserMessage::Other { .. } => {}
+        }
+        self.dispatch_user(message);
+    }
+
+    /// Acts on a message in the current state (the window is already accounted for).
+    pub(super) fn dispatch_user(&mut self, message: UserMessage) {
+        match &mut self.persisted.state {
+            State::Idle => self.idle_user(message),
+            State::Waiting(_) | State::Chatting(_) => self.live_user(message),
+            State::Ending(ending) => match message {
+                // Kept for when the chat is over: they may start the next one.
+                UserMessage::Text(_)
+                | UserMessage::Image { .. }
+                | UserMessage::Voice { .. }
+                | UserMessage::Video { .. }
+                | UserMessage::Location { .. }
+                | UserMessage::Link { .. }
+                | UserMessage::MenuClick { .. }
+                | UserMessage::Other { .. } => ending.held.push(message),
+                UserMessage::Unsubscribe => ending.held.clear(),
+                UserMessage::Subscribe => {}
+            },
+        }
+    }
+
+    fn idle_user(&mut self, message: UserMessage) {
+        let any_message_starts = self.config.start_keywords.is_empty();
+        // (starts a chat, is forwarded as the first visitor text)
+        let (starts, forwarded) = match &message {
+            UserMessage::Text(text) if text.trim().is_empty() => (false, false),
+            // Nothing to end; never start a chat with a goodbye.
+            UserMessage::Text(text) if self.config.is_end_keyword(text) => (false, false),
+            UserMessage::Text(_) if any_message_starts => (true, true),
+            // A keyword is a command, not something to tell the agent.
+            UserMessage::Text(text) => (self.config.is_start_keyword(text), false),
+            UserMessage::Image { .. }
+            | UserMessage::Voice { .. }
+            | UserMessage::Video { .. }
+            | UserMessage::Location { .. }
+            | UserMessage::Link { .. } => (any_message_starts, true),
+            UserMessage::MenuClick { key } => (self.config.is_start_keyword(key), false),
+            UserMessage::Subscribe | UserMessage::Unsubscribe | UserMessage::Other { .. } => {
+                (false, false)
+            }
+        };
+        if !starts {
+            return;
+        }
+        self.start_chat();
+        if forwarded && let Some(text) = describe(&self.config.templates, &message, false) {
+            self.tell_agent(text);
+        }
+    }
+
+    fn live_user(&mut self, message: UserMessage) {
+        match message {
+            UserMessage::Text(text) if self.config.is_end_keyword(&text) => self.end_by_user(),
+            UserMessage::Text(text) if text.trim().is_empty() => {}
+            UserMessage::MenuClick { key } if self.config.is_end_keyword(&key) => {
+                self.end_by_user();
+            }
+            UserMessage::MenuClick { .. } | UserMessage::Subscribe => {}
+            UserMessage::Unsubscribe => self.end_by_user(),
+            UserMessage::Image { url: Some(_), .. } if self.file_requested() => {
+                if let State::Chatting(chatting) = &mut self.persisted.state {
+                    chatting.file_requested = false;
+                }
+                if let Some(text) = describe(&self.config.templates, &message, true) {
+                    self.tell_agent(text);
+                }
+            }
+            UserMessage::Text(_)
+            | UserMessage::Image { .. }
+            | UserMessage::Voice { .. }
+            | UserMessage::Video { .. }
+            | UserMessage::Location { .. }
+            | UserMessage::Link { .. }
+            | UserMessage::Other { .. } => {
+                if let Some(text) = describe(&self.config.templates, &message, false) {
+                    self.tell_agent(text);
+                }
+            }
+        }
+    }
+
+    fn start_chat(&mut self) {
+        let request = chat_request(&self.persisted.user, &self.config.templates.language);
+        self.persisted.chats_started += 1;
+        self.persisted.state = State::Waiting(Waiting::default());
+        self.staged.push(Output::StartChat(request));
+    }
+
+    fn end_by_user(&mut self) {
+        let agent = match &self.persisted.state {
+            State::Chatting(chatting) => Some(chatting.agent.name.clone()),
+            State::Idle | State::Waiting(_) | State::Ending(_) => None,
+        };
+        self.staged.push(Output::Visitor(VisitorAction::End));
+        self.persisted.state = State::Ending(Ending {
+            agent,
+            held: Vec::new(),
+        });
+    }
+
+    fn reopen_window(&mut self, now: Timestamp) {
+        let generation = self.persisted.window.generation + 1;
+        self.persisted.window = Window {
+            remaining: self.config.window_budget,
+            expires_at: Some(now + self.config.window),
+            warned: false,
+            closed_told: false,
+            generation,
+        };
+    }
+}
+
+/// The chat request for `user`: their name for the agent and their channel id as a detail.
+fn chat_request(user: &UserRef, language: &str) -> ChatRequest {
+    let nickname = user
+        .nickname
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let id_label = if user.channel.eq_ignore_ascii_case("wechat") {
+        "WeChat OpenID".to_owned()
+    } else {
+        format!("{} user id", user.channel)
+    };
+    let mut prechat_details = vec![CustomDetail::shown(id_label, user.id.clone())];
+    if let Some(nickname) = nickname {
+        prechat_details.push(CustomDetail::shown("Nickname", nickname));
+    }
+    ChatRequest {
+        visitor_name: nickname.map_or_else(|| short_id(&user.id), str::to_owned),
+        language: language.to_owned(),
+        prechat_details,
+        prechat_entities: Vec::new(),
+    }
+}
+
+/// The last six characters of a long id (channel ids share long prefixes), marked as cut.
+fn short_id(id: &str) -> String {
+    let count = id.chars().count();
+    if count <= 8 {
+        return id.to_owned();
+    }
+    let tail: String = id.chars().skip(count - 6).collect();
+    format!("…{tail}")
+}
