@@ -19,8 +19,9 @@
 //!   [`conversation::Snapshot`].
 //!
 //! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the machine),
-//! [`conversation`] (the user ⇄ session rules), and, with the `model` feature, `model` (a reference Live Agent server and the model-test
-//! harness, shared by the simulator, the tests and the fuzz targets).
+//! [`conversation`] (the user ⇄ session rules), and, with the `model` feature, `model` (a
+//! reference Live Agent server and the model-test harness, shared by the simulator, the tests
+//! and the fuzz targets).
 
 pub mod conversation;
 pub mod liveagent;

@@ -102,7 +102,7 @@ impl Conversation {
             State::Ending(ending) => (ending.agent, ending.held),
             State::Waiting(_) | State::Idle => (None, Vec::new()),
         };
-        self.flush_relay();
+        self.flush_relay(now);
         let notice = match (&reason, agent.as_deref()) {
             (EndReason::ChatEnded(ChatEndedBy::Agent), Some(agent)) => {
                 Notice::EndedByAgent { agent }

@@ -229,7 +229,7 @@ impl Conversation {
     /// Timers that are due at `now`: merged agent lines, then a throttled queue notice.
     fn run_due(&mut self, now: Timestamp) {
         if self.persisted.relay.flush_at.is_some_and(|at| at <= now) {
-            self.flush_relay();
+            self.flush_relay(now);
         }
         self.queue_notice(now);
     }

@@ -42,26 +42,27 @@ impl Conversation {
     }
 
     /// Sends the pending agent lines as one message.
-    pub(super) fn flush_relay(&mut self) {
+    pub(super) fn flush_relay(&mut self, now: Timestamp) {
         let relay = &mut self.persisted.relay;
         relay.flush_at = None;
         let lines = mem::take(&mut relay.lines);
         if lines.is_empty() {
             return;
         }
-        if self.persisted.window.remaining == 0 {
-            // Not reached: closing the window reports the pending lines. Kept as a safety net.
-            self.report_undelivered(&lines.join("\n"));
+        let text = lines.join("\n");
+        // Only when the driver woke up late, past the window's end: the agent is told if the
+        // session still takes text, else the send is tried (the channel reports the outcome).
+        if !self.persisted.window.allows_send_at(now) && self.agent_reachable() {
+            self.report_undelivered(&text);
             return;
         }
-        let text = lines.join("\n");
         self.send(ToUser::Text(text), lines);
     }
 
     /// A notice for the user: after the agent lines already pending, and only if the user can
     /// receive it (otherwise it is dropped).
     pub(super) fn tell_user(&mut self, text: String, now: Timestamp) {
-        self.flush_relay();
+        self.flush_relay(now);
         if self.persisted.window.allows_send_at(now) {
             self.send(ToUser::Text(text), Vec::new());
         }

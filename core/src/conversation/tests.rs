@@ -707,3 +707,13 @@ fn chinese_templates_are_used_for_the_chat_language() {
     let out = h.event(SessionEvent::AgentJoined(andy()));
     assert_eq!(to_user(&out), ["客服 Andy 已为您服务。"]);
 }
+
+#[test]
+fn a_late_wake_up_past_the_window_end_reports_instead_of_sending() {
+    let mut h = Harness::chatting();
+    h.now = h.now + (Duration::from_secs(48 * 3600) - 3 * SECOND);
+    assert!(to_agent(&h.event(agent_text("just in time?"))).is_empty());
+    let out = h.advance(10 * SECOND);
+    assert!(send_ids(&out).is_empty());
+    assert_eq!(to_agent(&out).len(), 1);
+}
