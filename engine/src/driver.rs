@@ -22,8 +22,13 @@ use crate::store::{ChatId, SessionRecord, Store, StoreError};
 /// What the driver can be asked to do.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// A visitor action; answered once it is durable (or refused).
-    Visitor(VisitorAction, oneshot::Sender<Result<(), DriverError>>),
+    /// A visitor action; answered once it is durable (or refused). The optional key is removed
+    /// from the bridge's action queue in the same transaction that stores the action's effect.
+    Visitor(
+        VisitorAction,
+        Option<Vec<u8>>,
+        oneshot::Sender<Result<(), DriverError>>,
+    ),
     /// Stop: cancel requests, keep the stored state (the session lives on in Salesforce).
     Stop,
 }
@@ -63,6 +68,8 @@ pub(crate) struct Driver {
     answers: mpsc::UnboundedReceiver<Answer>,
     in_flight: HashMap<RequestId, (Resource, AbortHandle)>,
     pending_events: Vec<SessionEvent>,
+    /// Action-queue key to remove with the next commit.
+    pending_done: Option<Vec<u8>>,
     state: watch::Sender<StateKind>,
 }
 
@@ -86,6 +93,7 @@ impl Driver {
             answers,
             in_flight: HashMap::new(),
             pending_events: Vec::new(),
+            pending_done: None,
             state,
         }
     }
@@ -134,12 +142,14 @@ impl Driver {
                     let _ = self.session.handle(Input::Timeout, clock::now());
                 }
                 command = self.commands.recv() => match command {
-                    Some(Command::Visitor(action, reply)) => {
+                    Some(Command::Visitor(action, done, reply)) => {
                         let result = self.session.handle(Input::Visitor(action), clock::now());
+                        self.pending_done = done;
                         let result = match result {
                             Ok(()) => self.drain().await.map_err(DriverError::from),
                             Err(e) => Err(DriverError::from(e)),
                         };
+                        self.pending_done = None;
                         let _ = reply.send(result);
                     }
                     Some(Command::Stop) | None => return Ok(self.session.state()),
@@ -176,7 +186,10 @@ impl Driver {
             snapshot: self.session.snapshot().clone(),
             next_event: self.next_event,
         };
-        self.shared.store.commit(&self.chat, &record, &events)?;
+        let done = self.pending_done.take();
+        self.shared
+            .store
+            .commit(&self.chat, &record, &events, done.as_deref())?;
         self.shared.store.flush().await?;
         self.shared.metrics.persisted();
         if !events.is_empty() {

@@ -116,7 +116,7 @@ impl Engine {
         if chat.0.is_empty() || chat.0.contains('\0') {
             return Err(EngineError::InvalidChatId(chat.0));
         }
-        if self.inner.registry.get(&chat).is_some() {
+        if self.inner.registry.get(&chat).is_some() || self.inner.shared.store.has_session(&chat)? {
             return Err(EngineError::AlreadyLive(chat));
         }
         let next_event = self
@@ -135,6 +135,17 @@ impl Engine {
 
     /// Passes a visitor action to the chat's session; returns once it is durable.
     pub async fn visitor(&self, chat: &ChatId, action: VisitorAction) -> Result<(), EngineError> {
+        self.visitor_once(chat, action, None).await
+    }
+
+    /// Like [`visitor`](Self::visitor), also removing `done` from the action queue in the same
+    /// transaction that stores the action's effect (exactly-once hand-over from the bridge).
+    pub async fn visitor_once(
+        &self,
+        chat: &ChatId,
+        action: VisitorAction,
+        done: Option<Vec<u8>>,
+    ) -> Result<(), EngineError> {
         let handle = self
             .inner
             .registry
@@ -143,7 +154,7 @@ impl Engine {
         let (reply, answer) = oneshot::channel();
         handle
             .commands
-            .send(Command::Visitor(action, reply))
+            .send(Command::Visitor(action, done, reply))
             .await
             .map_err(|_| EngineError::Driver(DriverError::Stopped))?;
         answer

@@ -18,9 +18,13 @@
 //! [`store`] (sled behind the `Store` trait), [`liveagent_client`] (pooled HTTP/HTTPS client),
 //! [`metrics`] (traffic counters), [`clock`] (the only place time is read).
 
+pub mod app;
+pub mod bridge;
 pub mod clock;
+pub mod config;
 pub mod driver;
 pub mod engine;
+pub mod http;
 pub mod liveagent_client;
 pub mod metrics;
 pub mod registry;

@@ -82,3 +82,115 @@ impl Metrics {
         }
     }
 }
+
+/// Webhook outcomes on the public listener.
+#[derive(Debug, Default)]
+pub struct WebhookCounters {
+    accepted: AtomicU64,
+    duplicates: AtomicU64,
+    rejected: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl WebhookCounters {
+    /// Counts one answered webhook.
+    pub fn record(&self, status: u16, accepted: usize, duplicates: usize) {
+        self.accepted.fetch_add(accepted as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(duplicates as u64, Ordering::Relaxed);
+        match status {
+            400..=499 => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            500..=599 => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Renders the Prometheus text exposition of the engine's counters.
+pub fn render_prometheus(
+    engine: &MetricsSnapshot,
+    webhooks: &WebhookCounters,
+    sessions_by_state: &[(&str, usize)],
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    counter(
+        "switchboard_liveagent_requests_total",
+        "Live Agent requests sent.",
+        engine.requests,
+    );
+    counter(
+        "switchboard_liveagent_polls_total",
+        "Messages polls answered.",
+        engine.polls_answered,
+    );
+    counter(
+        "switchboard_liveagent_posts_total",
+        "Visitor POSTs answered.",
+        engine.posts_answered,
+    );
+    counter(
+        "switchboard_liveagent_403_total",
+        "403 answers (session gone).",
+        engine.status_403,
+    );
+    counter(
+        "switchboard_liveagent_409_total",
+        "409 answers (duplicate poll or out-of-sync sequence).",
+        engine.status_409,
+    );
+    counter(
+        "switchboard_liveagent_503_total",
+        "503 answers (failover).",
+        engine.status_503,
+    );
+    counter(
+        "switchboard_liveagent_transport_failures_total",
+        "Requests without an HTTP answer.",
+        engine.transport_failures,
+    );
+    counter(
+        "switchboard_persists_total",
+        "Session snapshots made durable.",
+        engine.persists,
+    );
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    counter(
+        "switchboard_webhook_events_accepted_total",
+        "Webhook events taken in.",
+        get(&webhooks.accepted),
+    );
+    counter(
+        "switchboard_webhook_events_duplicate_total",
+        "Webhook events dropped as duplicates.",
+        get(&webhooks.duplicates),
+    );
+    counter(
+        "switchboard_webhook_rejected_total",
+        "Webhooks answered 4xx.",
+        get(&webhooks.rejected),
+    );
+    counter(
+        "switchboard_webhook_failed_total",
+        "Webhooks answered 5xx (not stored; the platform retries).",
+        get(&webhooks.failed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_sessions Live sessions by state.\n# TYPE switchboard_sessions gauge"
+    );
+    for (state, count) in sessions_by_state {
+        let _ = writeln!(out, "switchboard_sessions{{state=\"{state}\"}} {count}");
+    }
+    out
+}

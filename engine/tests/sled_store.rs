@@ -65,7 +65,7 @@ async fn commits_snapshot_and_events_and_reads_them_back_after_reopening() {
             snapshot: snapshot.clone(),
             next_event: 2,
         };
-        store.commit(&chat, &record, &events).unwrap();
+        store.commit(&chat, &record, &events, None).unwrap();
         store.flush().await.unwrap();
     }
     let store = SledStore::open(dir.path()).unwrap();
@@ -94,7 +94,7 @@ async fn acked_events_leave_the_outbox_and_other_chats_are_untouched() {
             snapshot: snapshot.clone(),
             next_event: 3,
         };
-        store.commit(chat, &record, &events).unwrap();
+        store.commit(chat, &record, &events, None).unwrap();
     }
     store.ack_outbox(&a, 1).unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@
 //! before it atomically, and [`Store::flush`] returns once they are on disk. Only then does the
 //! next request (and so the next `ack`) go out.
 
-mod envelope;
+pub(crate) mod envelope;
 mod flusher;
 mod sled_store;
 
@@ -82,13 +82,19 @@ pub trait Store: Send + Sync + 'static {
     fn load_sessions(&self) -> Result<Vec<(ChatId, SessionRecord)>, StoreError>;
 
     /// Writes `record` and appends `events` (numbered from the record's previous
-    /// `next_event`) atomically; `record.next_event` must already count them.
+    /// `next_event`) atomically; `record.next_event` must already count them. `done`, if
+    /// given, is a key of the bridge's action queue removed in the same transaction: the action
+    /// that caused this state is then done exactly once, even across a crash.
     fn commit(
         &self,
         chat: &ChatId,
         record: &SessionRecord,
         events: &[SessionEvent],
+        done: Option<&[u8]>,
     ) -> Result<(), StoreError>;
+
+    /// Whether a session was ever stored for this chat (live or ended).
+    fn has_session(&self, chat: &ChatId) -> Result<bool, StoreError>;
 
     /// The chat's undelivered events, oldest first.
     fn outbox(&self, chat: &ChatId) -> Result<Vec<OutboxEntry>, StoreError>;

@@ -17,6 +17,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
+/// The bridge's durable action queue (see [`Store::commit`]'s `done`).
+pub const ACTIONS_TREE: &str = "actions";
+
 /// sled-backed store.
 #[derive(Debug, Clone)]
 pub struct SledStore {
@@ -24,6 +27,7 @@ pub struct SledStore {
     sessions: sled::Tree,
     outbox: sled::Tree,
     inbox: sled::Tree,
+    actions: sled::Tree,
     flusher: Flusher,
 }
 
@@ -60,6 +64,7 @@ impl SledStore {
             sessions: db.open_tree("sessions").map_err(io)?,
             outbox: db.open_tree("outbox").map_err(io)?,
             inbox: db.open_tree("inbox").map_err(io)?,
+            actions: db.open_tree(ACTIONS_TREE).map_err(io)?,
             flusher: Flusher::start(),
             db,
         })
@@ -68,6 +73,11 @@ impl SledStore {
     /// The tree for webhook dedupe keys.
     pub fn inbox(&self) -> &sled::Tree {
         &self.inbox
+    }
+
+    /// The bridge's action queue.
+    pub fn actions(&self) -> &sled::Tree {
+        &self.actions
     }
 
     /// The underlying database (for trees other components own).
@@ -110,6 +120,7 @@ impl Store for SledStore {
         chat: &ChatId,
         record: &SessionRecord,
         events: &[SessionEvent],
+        done: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let first = record.next_event.saturating_sub(events.len() as u64);
         let record_bytes = encode(record)?;
@@ -118,15 +129,22 @@ impl Store for SledStore {
             .enumerate()
             .map(|(i, event)| Ok((outbox_key(chat, first + i as u64), encode(event)?)))
             .collect::<Result<_, StoreError>>()?;
-        (&self.sessions, &self.outbox)
-            .transaction(|(sessions, outbox)| {
+        (&self.sessions, &self.outbox, &self.actions)
+            .transaction(|(sessions, outbox, actions)| {
                 sessions.insert(chat.0.as_bytes(), record_bytes.as_slice())?;
                 for (key, value) in &event_bytes {
                     outbox.insert(key.as_slice(), value.as_slice())?;
                 }
+                if let Some(done) = done {
+                    actions.remove(done)?;
+                }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e: TransactionError<()>| StoreError::Io(format!("{e:?}")))
+    }
+
+    fn has_session(&self, chat: &ChatId) -> Result<bool, StoreError> {
+        self.sessions.contains_key(chat.0.as_bytes()).map_err(io)
     }
 
     fn outbox(&self, chat: &ChatId) -> Result<Vec<OutboxEntry>, StoreError> {

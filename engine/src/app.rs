@@ -1,0 +1,252 @@
+//! The whole gateway assembled from a [`Config`]: store, engine, channels, bridge and the two
+//! HTTP listeners; and its orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_channels::Channel;
+use switchboard_channels::wechat::{WeChatChannel, WeChatConfig};
+use switchboard_core::conversation::{ConversationConfig, Templates};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::bridge::{Bridge, BridgeError};
+use crate::config::{ChannelConfig, Config, ConfigError, secret_from_env};
+use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::http::{AdminState, admin_handler, public_handler, serve};
+use crate::metrics::WebhookCounters;
+use crate::store::SledStore;
+
+/// Why the gateway did not start.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The configuration (or a secret it names) is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The engine or its store failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The bridge failed.
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Secrets, looked up by the environment-variable names the configuration gives.
+pub trait Secrets: Send + Sync {
+    /// The value of `var`, for `field`.
+    fn get(&self, field: &str, var: &str) -> Result<String, ConfigError>;
+}
+
+/// Secrets from the process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvSecrets;
+
+impl Secrets for EnvSecrets {
+    fn get(&self, field: &str, var: &str) -> Result<String, ConfigError> {
+        secret_from_env(field, var)
+    }
+}
+
+/// Secrets given directly (the demo and tests).
+impl Secrets for BTreeMap<String, String> {
+    fn get(&self, field: &str, var: &str) -> Result<String, ConfigError> {
+        self.get(var)
+            .cloned()
+            .ok_or_else(|| ConfigError::MissingSecret {
+                field: field.to_owned(),
+                var: var.to_owned(),
+            })
+    }
+}
+
+/// The running gateway.
+#[derive(Debug)]
+pub struct App {
+    engine: Engine,
+    bridge: Bridge,
+    public_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    listeners: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    /// Validates secrets, opens the store, resumes sessions and conversations, and starts
+    /// listening.
+    pub async fn start(config: &Config, secrets: &dyn Secrets) -> Result<App, AppError> {
+        let channels = build_channels(config, secrets)?;
+        let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
+        let conversation = conversation_config(config)?;
+        let store = SledStore::open(&config.data_dir).map_err(EngineError::from)?;
+        let engine = Engine::with_store(
+            Arc::new(store.clone()),
+            EngineConfig {
+                data_dir: config.data_dir.clone(),
+                live_agent: config.endpoint()?,
+                session: config.session_config(),
+            },
+        )
+        .await?;
+        let bridge = Bridge::start(engine.clone(), store, channels, conversation)?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::Listen { addr, source })
+        };
+        let public = bind(config.listen).await?;
+        let admin = bind(config.admin.listen).await?;
+        let public_addr = public.local_addr().map_err(|source| AppError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let admin_addr = admin.local_addr().map_err(|source| AppError::Listen {
+            addr: config.admin.listen,
+            source,
+        })?;
+        let (stop, stopped) = watch::channel(false);
+        let webhooks = Arc::new(WebhookCounters::default());
+        let public_bridge = bridge.clone();
+        let public_counters = webhooks.clone();
+        let public_task = tokio::spawn(serve(
+            public,
+            move |request| public_handler(public_bridge.clone(), public_counters.clone(), request),
+            stopped.clone(),
+        ));
+        let state = AdminState {
+            engine: engine.clone(),
+            bridge: bridge.clone(),
+            webhooks,
+            token: Arc::new(admin_token),
+        };
+        let admin_task = tokio::spawn(serve(
+            admin,
+            move |request| admin_handler(state.clone(), request),
+            stopped,
+        ));
+        info!(%public_addr, %admin_addr, "switchboard listening");
+        Ok(App {
+            engine,
+            bridge,
+            public_addr,
+            admin_addr,
+            stop,
+            listeners: vec![public_task, admin_task],
+        })
+    }
+
+    /// Where webhooks are served.
+    pub fn public_addr(&self) -> SocketAddr {
+        self.public_addr
+    }
+
+    /// Where the admin API is served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The bridge.
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
+    /// Stops accepting, lets in-flight persistence finish, flushes and returns. Sessions stay
+    /// alive in Salesforce and resume on the next start.
+    pub async fn shutdown(self) -> Result<(), AppError> {
+        let _ = self.stop.send(true);
+        for listener in self.listeners {
+            let _ = listener.await;
+        }
+        self.bridge.stop();
+        // Give workers a moment to finish the action they are on.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.engine.shutdown().await?;
+        Ok(())
+    }
+}
+
+fn build_channels(
+    config: &Config,
+    secrets: &dyn Secrets,
+) -> Result<BTreeMap<String, Arc<dyn Channel>>, AppError> {
+    let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
+    for (i, channel) in config.channels.iter().enumerate() {
+        match channel {
+            ChannelConfig::Wechat(w) => {
+                let field = |name: &str| format!("channels[{i}].{name}");
+                let app_secret = secrets.get(&field("app_secret_env"), &w.app_secret_env)?;
+                let token = secrets.get(&field("token_env"), &w.token_env)?;
+                let aes_key = match &w.encoding_aes_key_env {
+                    Some(var) => Some(secrets.get(&field("encoding_aes_key_env"), var)?),
+                    None => None,
+                };
+                let wechat = WeChatConfig::new(&w.app_id, app_secret, token, aes_key.as_deref())
+                    .with_api_base(&w.api_base);
+                let adapter = WeChatChannel::new(wechat).map_err(|e| ConfigError::Invalid {
+                    field: field("encoding_aes_key_env"),
+                    message: e.to_string(),
+                })?;
+                channels.insert(w.id.clone(), Arc::new(adapter));
+            }
+        }
+    }
+    Ok(channels)
+}
+
+/// The conversation settings: built-in texts in the configured language, overridden by name.
+pub fn conversation_config(config: &Config) -> Result<ConversationConfig, ConfigError> {
+    let section = &config.conversation;
+    let base = if section.language == "zh-CN" {
+        Templates::simplified_chinese()
+    } else {
+        Templates::english()
+    };
+    let templates = if section.templates.is_empty() {
+        base
+    } else {
+        let mut value = serde_json::to_value(&base).map_err(|e| ConfigError::Invalid {
+            field: "conversation.templates".into(),
+            message: e.to_string(),
+        })?;
+        for (name, text) in &section.templates {
+            match value.get_mut(name.as_str()) {
+                Some(slot) if name != "language" => *slot = serde_json::Value::String(text.clone()),
+                Some(_) | None => {
+                    return Err(ConfigError::Invalid {
+                        field: format!("conversation.templates.{name}"),
+                        message: "no template has this name (see docs/config.md)".into(),
+                    });
+                }
+            }
+        }
+        serde_json::from_value(value).map_err(|e| ConfigError::Invalid {
+            field: "conversation.templates".into(),
+            message: e.to_string(),
+        })?
+    };
+    Ok(ConversationConfig {
+        start_keywords: section.start_keywords.clone(),
+        end_keywords: section.end_keywords.clone(),
+        merge_window: Duration::from_millis(section.merge_window_ms),
+        queue_notice_interval: Duration::from_secs(section.queue_notice_interval_secs),
+        templates,
+        ..ConversationConfig::default()
+    })
+}

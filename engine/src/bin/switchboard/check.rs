@@ -1,0 +1,88 @@
+//! `switchboard check --config FILE`: validate the file, resolve its secrets, and reach the
+//! Live Agent endpoint (Availability of the configured button).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchboard_core::liveagent::responses::decode_availability;
+use switchboard_core::liveagent::{LiveAgentRequest, Method, Resource};
+use switchboard_engine::LiveAgentClient;
+use switchboard_engine::config::{ChannelConfig, Config, secret_from_env};
+
+pub async fn check(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    println!("ok   {} parses and validates", path.display());
+    let mut problems = 0;
+    for (i, channel) in config.channels.iter().enumerate() {
+        match channel {
+            ChannelConfig::Wechat(w) => {
+                let mut vars = vec![
+                    ("app_secret_env", w.app_secret_env.clone()),
+                    ("token_env", w.token_env.clone()),
+                ];
+                if let Some(var) = &w.encoding_aes_key_env {
+                    vars.push(("encoding_aes_key_env", var.clone()));
+                }
+                for (name, var) in vars {
+                    match secret_from_env(&format!("channels[{i}].{name}"), &var) {
+                        Ok(_) => println!("ok   channels[{i}].{name}: {var} is set"),
+                        Err(e) => {
+                            problems += 1;
+                            println!("FAIL {e}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match secret_from_env("admin.token_env", &config.admin.token_env) {
+        Ok(_) => println!("ok   admin.token_env: {} is set", config.admin.token_env),
+        Err(e) => {
+            problems += 1;
+            println!("FAIL {e}");
+        }
+    }
+    let client = LiveAgentClient::new(config.endpoint()?);
+    let la = &config.live_agent;
+    let request = LiveAgentRequest::new(Method::Get, Resource::Availability, la.api_version)
+        .query("org_id", la.organization_id.clone())
+        .query("deployment_id", la.deployment_id.clone())
+        .query("Availability.ids", format!("[{}]", la.button_id));
+    match client.perform(&request, Duration::from_secs(10)).await {
+        Ok((200, body)) => {
+            let availability =
+                decode_availability(&body).context("reading the Availability answer")?;
+            let available = availability
+                .results
+                .iter()
+                .any(|r| r.id == la.button_id && r.is_available);
+            println!(
+                "ok   Live Agent reachable at {}; button {} {}",
+                client.endpoint().base(),
+                la.button_id,
+                if available {
+                    "has agents available"
+                } else {
+                    "has no agent available right now"
+                }
+            );
+        }
+        Ok((status, body)) => {
+            problems += 1;
+            println!(
+                "FAIL Live Agent answered {status}: {}",
+                body.chars().take(200).collect::<String>()
+            );
+        }
+        Err(failure) => {
+            problems += 1;
+            println!(
+                "FAIL Live Agent unreachable at {}: {failure:?}",
+                client.endpoint().base()
+            );
+        }
+    }
+    anyhow::ensure!(problems == 0, "{problems} problem(s) found");
+    Ok(())
+}

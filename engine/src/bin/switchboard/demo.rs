@@ -1,0 +1,109 @@
+//! `switchboard demo`: the gateway plus both simulators on localhost, with embedded defaults.
+//! Prints the agent console's and the WeChat phone page's URLs; stops on Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchboard_engine::app::App;
+use switchboard_engine::config::Config;
+use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+use switchboard_sim::wechat::api::WeChatApiSim;
+use switchboard_sim::wechat::phone::PhoneConfig;
+use switchboard_sim::wechat::state::ApiConfig;
+use switchboard_sim::wechat::user::{AccountSettings, PushMode};
+
+const APP_ID: &str = "wxd0000000000demo";
+const APP_SECRET: &str = "demo-app-secret";
+const TOKEN: &str = "demotoken";
+const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const ADMIN_TOKEN: &str = "demo-admin-token";
+const DEMO_USER: &str = "oDemoUser0000000000000000001";
+
+pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = data_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()))
+    });
+    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_secs(20)))
+        .await
+        .context("starting the Live Agent simulator")?;
+    let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
+        .await
+        .context("starting the WeChat simulator")?;
+    let knobs = live_agent.control().knobs();
+    let config = Config::parse(
+        &format!(
+            r#"
+listen = "127.0.0.1:0"
+data_dir = {data_dir:?}
+[admin]
+listen = "127.0.0.1:0"
+token_env = "DEMO_ADMIN_TOKEN"
+[live_agent]
+endpoint = "{la}"
+organization_id = "{org}"
+deployment_id = "{deployment}"
+button_id = "{button}"
+retry_delay_secs = 0.5
+[conversation]
+merge_window_ms = 800
+[[channels]]
+type = "wechat"
+id = "wechat"
+app_id = "{APP_ID}"
+app_secret_env = "DEMO_APP_SECRET"
+token_env = "DEMO_TOKEN"
+encoding_aes_key_env = "DEMO_AES_KEY"
+api_base = "{wx}"
+"#,
+            la = live_agent.base_url(),
+            org = knobs.organization_id,
+            deployment = knobs.deployment_id,
+            button = knobs.button_id,
+            wx = wechat.base_url(),
+        ),
+        "the demo's built-in configuration",
+    )?;
+    crate::logging::init(&config.log);
+    let secrets: BTreeMap<String, String> = [
+        ("DEMO_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("DEMO_APP_SECRET", APP_SECRET),
+        ("DEMO_TOKEN", TOKEN),
+        ("DEMO_AES_KEY", AES_KEY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let app = App::start(&config, &secrets)
+        .await
+        .context("starting the gateway")?;
+    wechat.set_phone(PhoneConfig::new(
+        format!("http://{}/channels/wechat", app.public_addr()),
+        AccountSettings {
+            account: "gh_switchboard_demo".into(),
+            app_id: APP_ID.into(),
+            token: TOKEN.into(),
+            encoding_aes_key: AES_KEY.into(),
+            mode: PushMode::Safe,
+        },
+    ));
+    println!("Switchboard demo is running (Ctrl-C to stop).");
+    println!(
+        "  Agent console (Salesforce side): {}/console",
+        live_agent.base_url()
+    );
+    println!(
+        "  WeChat phone (customer side):    {}",
+        wechat.phone_url(DEMO_USER)
+    );
+    println!(
+        "  Admin API:                       http://{} (Bearer {ADMIN_TOKEN})",
+        app.admin_addr()
+    );
+    println!("  Data:                            {}", data_dir.display());
+    crate::run::wait_for_signal().await?;
+    app.shutdown().await.context("stopping the gateway")?;
+    live_agent.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Inbound webhooks: verify and parse through the channel, drop duplicates, store each new
+//! event's effect durably, and only then give the platform its reply.
+
+use switchboard_channels::{HttpReply, InboundEvent, InboundKind, WebhookRequest};
+use switchboard_core::conversation::{Input as ConvInput, UserMessage};
+use tracing::{debug, warn};
+
+use super::records::Lane;
+use super::{Bridge, BridgeError};
+use crate::store::{Store, StoreError};
+
+/// What to answer the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<&'static str>,
+    /// Body.
+    pub body: bytes::Bytes,
+    /// New events taken in (duplicates excluded).
+    pub accepted: usize,
+    /// Events dropped as duplicates of earlier pushes.
+    pub duplicates: usize,
+}
+
+impl Bridge {
+    /// Handles one webhook request for channel `channel_id`. Bad input gets the channel's 4xx;
+    /// a storage failure gets 503 so the platform retries (nothing was acknowledged).
+    pub async fn webhook(
+        &self,
+        channel_id: &str,
+        request: &WebhookRequest,
+    ) -> Result<WebhookOutcome, BridgeError> {
+        let channel = self
+            .inner
+            .channels
+            .get(channel_id)
+            .ok_or_else(|| BridgeError::UnknownChannel(channel_id.to_owned()))?;
+        let webhook = match channel.parse_webhook(request) {
+            Ok(webhook) => webhook,
+            Err(e) => {
+                debug!(channel = channel_id, error = %e, "webhook refused");
+                return Ok(WebhookOutcome {
+                    status: e.status().as_u16(),
+                    content_type: Some("text/plain; charset=utf-8"),
+                    body: bytes::Bytes::from(e.to_string()),
+                    accepted: 0,
+                    duplicates: 0,
+                });
+            }
+        };
+        let (mut accepted, mut duplicates) = (0, 0);
+        let mut touched = Vec::new();
+        for event in &webhook.events {
+            let dedupe = format!("{channel_id}\0{}", event.dedupe_key.0);
+            let seen = self
+                .inner
+                .store
+                .inbox()
+                .contains_key(dedupe.as_bytes())
+                .map_err(|e| StoreError::Io(e.to_string()))?;
+            if seen {
+                duplicates += 1;
+                continue;
+            }
+            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
+            let mut entry = entry.lock().await;
+            let input = user_message(event).map(ConvInput::User);
+            self.apply(
+                &id,
+                &mut entry,
+                input,
+                Vec::new(),
+                Some(dedupe.as_bytes()),
+                None,
+            )?;
+            accepted += 1;
+            touched.push(id);
+        }
+        self.inner.store.flush().await?;
+        for id in touched {
+            self.wake(&id, Lane::Session);
+            self.wake(&id, Lane::User);
+        }
+        let HttpReply {
+            status,
+            content_type,
+            body,
+        } = webhook.reply;
+        Ok(WebhookOutcome {
+            status: status.as_u16(),
+            content_type,
+            body,
+            accepted,
+            duplicates,
+        })
+    }
+}
+
+/// What the conversation makes of an inbound event; `None` for events it has no use for.
+fn user_message(event: &InboundEvent) -> Option<UserMessage> {
+    Some(match &event.kind {
+        InboundKind::Text { text } => UserMessage::Text(text.clone()),
+        InboundKind::Image { media } => UserMessage::Image {
+            media_id: media.id.clone(),
+            url: media.url.clone(),
+        },
+        InboundKind::Voice { media, recognition } => UserMessage::Voice {
+            media_id: media.id.clone(),
+            recognition: recognition.clone(),
+        },
+        InboundKind::Location {
+            latitude,
+            longitude,
+            label,
+        } => UserMessage::Location {
+            latitude: latitude.parse().unwrap_or(0.0),
+            longitude: longitude.parse().unwrap_or(0.0),
+            label: label.clone().unwrap_or_default(),
+        },
+        InboundKind::Followed { .. } => UserMessage::Subscribe,
+        InboundKind::Unfollowed => UserMessage::Unsubscribe,
+        InboundKind::MenuClick { key } => UserMessage::MenuClick { key: key.clone() },
+        InboundKind::Other { kind, fields } => match kind.as_str() {
+            "link" => UserMessage::Link {
+                title: fields.get("Title").cloned().unwrap_or_default(),
+                url: fields.get("Url").cloned().unwrap_or_default(),
+            },
+            "video" | "shortvideo" => UserMessage::Video {
+                media_id: fields.get("MediaId").cloned().unwrap_or_default(),
+            },
+            _ => UserMessage::Other { kind: kind.clone() },
+        },
+        other => {
+            warn!(?other, "inbound event kind not handled");
+            return None;
+        }
+    })
+}

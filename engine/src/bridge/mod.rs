@@ -1,0 +1,379 @@
+//! The bridge: joins channel users to Live Agent chats through the pure
+//! [`Conversation`](switchboard_core::conversation::Conversation) machine.
+//!
+//! Everything that crosses it is durable first: a webhook's events are stored with their
+//! dedupe keys before the platform gets its reply; a conversation's outputs become actions in
+//! a durable queue (one lane towards the agent, one towards the user) before any is performed;
+//! session events are taken from the engine's outbox and acknowledged only after the
+//! conversation has stored what they caused.
+
+mod inbound;
+mod lanes;
+mod records;
+mod session_events;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use switchboard_channels::Channel;
+use switchboard_core::conversation::{
+    Conversation, ConversationConfig, Input as ConvInput, Output as ConvOutput, UserRef,
+};
+use switchboard_core::time::Timestamp;
+use thiserror::Error;
+use tracing::warn;
+
+use crate::clock;
+use crate::engine::Engine;
+use crate::store::envelope::{decode, encode};
+use crate::store::{ChatId, SledStore, Store, StoreError};
+
+pub use inbound::WebhookOutcome;
+use records::{Action, CONVERSATIONS_TREE, ConversationRecord, Lane, action_key};
+
+/// The bridge could not do something.
+#[derive(Debug, Clone, Error)]
+pub enum BridgeError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No channel with this id is configured.
+    #[error("no channel {0:?} is configured")]
+    UnknownChannel(String),
+    /// No such conversation.
+    #[error("no conversation {0:?}")]
+    UnknownConversation(String),
+}
+
+/// A conversation as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConversationSummary {
+    /// `{channel}:{user}`.
+    pub id: String,
+    /// Channel id.
+    pub channel: String,
+    /// The chat the conversation is in, if any.
+    pub live_chat: Option<String>,
+    /// Whether a chat is live.
+    pub chatting: bool,
+    /// Chats started so far.
+    pub chats: u64,
+    /// Actions waiting towards the agent and towards the user.
+    pub pending: (usize, usize),
+}
+
+pub(crate) struct Entry {
+    conversation: Conversation,
+    record: ConversationRecord,
+}
+
+/// The running bridge. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    engine: Engine,
+    store: SledStore,
+    conversations: sled::Tree,
+    channels: BTreeMap<String, Arc<dyn Channel>>,
+    config: ConversationConfig,
+    entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
+    running: Mutex<HashSet<(String, Lane)>>,
+    deadlines: Mutex<BTreeMap<String, Timestamp>>,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Bridge {
+    /// Loads every stored conversation, restarts their pending actions and starts taking
+    /// session events from the engine.
+    pub fn start(
+        engine: Engine,
+        store: SledStore,
+        channels: BTreeMap<String, Arc<dyn Channel>>,
+        config: ConversationConfig,
+    ) -> Result<Bridge, BridgeError> {
+        let conversations = store
+            .db()
+            .open_tree(CONVERSATIONS_TREE)
+            .map_err(|e| StoreError::Io(e.to_string()))?;
+        let (stopping, _) = tokio::sync::watch::channel(false);
+        let bridge = Bridge {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                conversations,
+                channels,
+                config,
+                entries: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashSet::new()),
+                deadlines: Mutex::new(BTreeMap::new()),
+                stopping,
+            }),
+        };
+        let now = clock::now();
+        for item in bridge.inner.conversations.iter() {
+            let (key, value) = item.map_err(|e| StoreError::Io(e.to_string()))?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            let record: ConversationRecord = decode(&value)?;
+            let conversation =
+                Conversation::restore(bridge.inner.config.clone(), record.snapshot.clone(), now);
+            if let Some(at) = conversation.poll_timeout() {
+                lock(&bridge.inner.deadlines).insert(id.clone(), at);
+            }
+            lock(&bridge.inner.entries).insert(
+                id.clone(),
+                Arc::new(tokio::sync::Mutex::new(Entry {
+                    conversation,
+                    record,
+                })),
+            );
+            bridge.wake(&id, Lane::Session);
+            bridge.wake(&id, Lane::User);
+        }
+        bridge.spawn_background();
+        Ok(bridge)
+    }
+
+    /// Every conversation, sorted by id.
+    pub async fn conversations(&self) -> Vec<ConversationSummary> {
+        let entries: Vec<(String, Arc<tokio::sync::Mutex<Entry>>)> = lock(&self.inner.entries)
+            .iter()
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for (id, entry) in entries {
+            let entry = entry.lock().await;
+            out.push(ConversationSummary {
+                pending: (
+                    self.pending(&id, Lane::Session),
+                    self.pending(&id, Lane::User),
+                ),
+                channel: entry.record.channel.clone(),
+                live_chat: entry.record.live_chat.as_ref().map(|c| c.0.clone()),
+                chatting: entry.conversation.has_live_chat(),
+                chats: entry.record.chats,
+                id,
+            });
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// Ends the conversation's live chat, as if the user had asked.
+    pub async fn end_conversation(&self, id: &str) -> Result<(), BridgeError> {
+        let entry = self
+            .entry(id)
+            .ok_or_else(|| BridgeError::UnknownConversation(id.to_owned()))?;
+        let mut entry = entry.lock().await;
+        let chat = entry.record.live_chat.clone();
+        if let Some(chat) = chat {
+            let done = self.apply(
+                id,
+                &mut entry,
+                None,
+                vec![Action::Visitor(
+                    chat,
+                    switchboard_core::session::VisitorAction::End,
+                )],
+                None,
+                None,
+            );
+            drop(entry);
+            done?;
+            self.inner.store.flush().await?;
+            self.wake(id, Lane::Session);
+        }
+        Ok(())
+    }
+
+    /// Stops the background tasks (pending actions stay stored and resume on the next start).
+    pub fn stop(&self) {
+        let _ = self.inner.stopping.send(true);
+    }
+
+    fn entry(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Entry>>> {
+        lock(&self.inner.entries).get(id).cloned()
+    }
+
+    fn entry_or_new(&self, channel: &str, user: &str) -> (String, Arc<tokio::sync::Mutex<Entry>>) {
+        let id = format!("{channel}:{user}");
+        let mut entries = lock(&self.inner.entries);
+        let entry = entries
+            .entry(id.clone())
+            .or_insert_with(|| {
+                let conversation = Conversation::new(
+                    self.inner.config.clone(),
+                    UserRef {
+                        id: user.to_owned(),
+                        nickname: None,
+                        channel: channel_kind(&self.inner.channels, channel),
+                    },
+                    clock::now(),
+                );
+                Arc::new(tokio::sync::Mutex::new(Entry {
+                    record: ConversationRecord {
+                        snapshot: conversation.snapshot().clone(),
+                        channel: channel.to_owned(),
+                        user: user.to_owned(),
+                        chats: 0,
+                        live_chat: None,
+                        taken: None,
+                        next_action: 0,
+                    },
+                    conversation,
+                }))
+            })
+            .clone();
+        (id, entry)
+    }
+
+    /// Feeds `input` (if any) to the conversation, turns its outputs (plus `extra` actions)
+    /// into queued actions and stores the record, the actions, `dedupe` and the removal of
+    /// `done` in one transaction. The caller flushes and wakes the lanes.
+    fn apply(
+        &self,
+        id: &str,
+        entry: &mut Entry,
+        input: Option<ConvInput>,
+        extra: Vec<Action>,
+        dedupe: Option<&[u8]>,
+        done: Option<&[u8]>,
+    ) -> Result<(), BridgeError> {
+        let now = clock::now();
+        if let Some(input) = input
+            && let Err(e) = entry.conversation.handle(input, now)
+        {
+            warn!(conversation = id, error = %e, "input refused by the conversation");
+        }
+        let mut actions = extra;
+        while let Some(output) = entry.conversation.poll_output() {
+            match output {
+                ConvOutput::StartChat(request) => {
+                    entry.record.chats += 1;
+                    let chat = ChatId(format!("{id}#{}", entry.record.chats));
+                    entry.record.live_chat = Some(chat.clone());
+                    actions.push(Action::StartChat(chat, request));
+                }
+                ConvOutput::Visitor(action) => match &entry.record.live_chat {
+                    Some(chat) => actions.push(Action::Visitor(chat.clone(), action)),
+                    None => warn!(conversation = id, "visitor action without a chat; dropped"),
+                },
+                ConvOutput::Send {
+                    id: delivery,
+                    message,
+                } => {
+                    actions.push(Action::Send(delivery, message));
+                }
+                ConvOutput::Persist => {}
+            }
+        }
+        entry.record.snapshot = entry.conversation.snapshot().clone();
+        let mut queued = Vec::with_capacity(actions.len());
+        for action in actions {
+            let key = action_key(id, action.lane(), entry.record.next_action);
+            entry.record.next_action += 1;
+            queued.push((key, encode(&action)?));
+        }
+        let record = encode(&entry.record)?;
+        let store = &self.inner.store;
+        (&self.inner.conversations, store.actions(), store.inbox())
+            .transaction(|(conversations, actions, inbox)| {
+                conversations.insert(id.as_bytes(), record.as_slice())?;
+                for (key, value) in &queued {
+                    actions.insert(key.as_slice(), value.as_slice())?;
+                }
+                if let Some(key) = dedupe {
+                    inbox.insert(key, &now.as_millis().to_be_bytes())?;
+                }
+                if let Some(key) = done {
+                    actions.remove(key)?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e: TransactionError<()>| StoreError::Io(format!("{e:?}")))?;
+        match entry.conversation.poll_timeout() {
+            Some(at) => lock(&self.inner.deadlines).insert(id.to_owned(), at),
+            None => lock(&self.inner.deadlines).remove(id),
+        };
+        Ok(())
+    }
+
+    fn pending(&self, id: &str, lane: Lane) -> usize {
+        self.inner
+            .store
+            .actions()
+            .scan_prefix(records::lane_prefix(id, lane))
+            .count()
+    }
+
+    fn spawn_background(&self) {
+        let bridge = self.clone();
+        tokio::spawn(async move { bridge.take_session_events().await });
+        let bridge = self.clone();
+        tokio::spawn(async move { bridge.fire_timers().await });
+    }
+
+    /// Feeds `Timeout` to conversations whose timer is due (agent-line merging, notices).
+    async fn fire_timers(&self) {
+        let mut stopping = self.inner.stopping.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stopping.changed() => return,
+            }
+            let now = clock::now();
+            let due: Vec<String> = lock(&self.inner.deadlines)
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in due {
+                let Some(entry) = self.entry(&id) else {
+                    continue;
+                };
+                let mut entry = entry.lock().await;
+                let applied = self.apply(
+                    &id,
+                    &mut entry,
+                    Some(ConvInput::Timeout),
+                    Vec::new(),
+                    None,
+                    None,
+                );
+                drop(entry);
+                if let Err(e) = applied {
+                    warn!(conversation = id, error = %e, "timer not applied");
+                    continue;
+                }
+                if self.inner.store.flush().await.is_ok() {
+                    self.wake(&id, Lane::Session);
+                    self.wake(&id, Lane::User);
+                }
+            }
+        }
+    }
+}
+
+fn channel_kind(channels: &BTreeMap<String, Arc<dyn Channel>>, channel: &str) -> String {
+    channels.get(channel).map_or_else(
+        || "channel".to_owned(),
+        |c| format!("{:?}", c.kind()).to_lowercase(),
+    )
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

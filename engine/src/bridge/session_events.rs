@@ -1,0 +1,98 @@
+//! Session events into conversations: read each chat's outbox in order, let the conversation
+//! store what the events cause, then acknowledge them — skipping any already taken, so a crash
+//! between the two never repeats an event to the user.
+
+use std::time::Duration;
+
+use switchboard_core::conversation::Input as ConvInput;
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{error, warn};
+
+use super::records::{Lane, conversation_of};
+use super::{Bridge, lock};
+use crate::store::{ChatId, Store};
+
+impl Bridge {
+    pub(crate) async fn take_session_events(&self) {
+        let mut changes = self.inner.engine.subscribe();
+        let mut stopping = self.inner.stopping.subscribe();
+        // Whatever arrived while the process was down.
+        self.take_all().await;
+        loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(chat) => self.take(&chat).await,
+                    Err(RecvError::Lagged(_)) => self.take_all().await,
+                    Err(RecvError::Closed) => return,
+                },
+                () = tokio::time::sleep(Duration::from_secs(5)) => self.take_all().await,
+                _ = stopping.changed() => return,
+            }
+        }
+    }
+
+    async fn take_all(&self) {
+        let chats: Vec<ChatId> = {
+            let entries: Vec<_> = lock(&self.inner.entries).values().cloned().collect();
+            let mut chats = Vec::new();
+            for entry in entries {
+                if let Some(chat) = entry.lock().await.record.live_chat.clone() {
+                    chats.push(chat);
+                }
+            }
+            chats
+        };
+        for chat in chats {
+            self.take(&chat).await;
+        }
+    }
+
+    async fn take(&self, chat: &ChatId) {
+        let Some(id) = conversation_of(chat).map(str::to_owned) else {
+            return;
+        };
+        let Some(entry) = self.entry(&id) else {
+            warn!(%chat, "events for an unknown conversation");
+            return;
+        };
+        let outbox = match self.inner.engine.outbox(chat) {
+            Ok(outbox) => outbox,
+            Err(e) => return error!(%chat, error = %e, "outbox unreadable"),
+        };
+        if outbox.is_empty() {
+            return;
+        }
+        let mut entry = entry.lock().await;
+        let mut last = None;
+        for item in outbox {
+            let already =
+                matches!(&entry.record.taken, Some((c, seq)) if c == chat && *seq >= item.seq);
+            if !already {
+                entry.record.taken = Some((chat.clone(), item.seq));
+                if let Err(e) = self.apply(
+                    &id,
+                    &mut entry,
+                    Some(ConvInput::Session(item.event)),
+                    Vec::new(),
+                    None,
+                    None,
+                ) {
+                    error!(%chat, error = %e, "session event not stored");
+                    return;
+                }
+            }
+            last = Some(item.seq);
+        }
+        drop(entry);
+        if self.inner.store.flush().await.is_err() {
+            return;
+        }
+        if let Some(seq) = last
+            && let Err(e) = self.inner.engine.ack(chat, seq)
+        {
+            error!(%chat, error = %e, "outbox not acknowledged");
+        }
+        self.wake(&id, Lane::Session);
+        self.wake(&id, Lane::User);
+    }
+}

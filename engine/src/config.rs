@@ -1,0 +1,472 @@
+//! The configuration file (TOML), documented field by field in `docs/config.md`. Secrets are
+//! never in the file: it names the environment variables that hold them. [`Config::load`]
+//! validates everything at start and names the offending field in its error.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use switchboard_core::session::SessionConfig;
+use thiserror::Error;
+
+use crate::liveagent_client::Endpoint;
+
+/// A configuration problem, naming the field.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What the parser said (it names the field and line).
+        message: String,
+    },
+    /// A field has a value that cannot work.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Dotted path of the field, e.g. `live_agent.endpoint`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable named by the file is not set.
+    #[error("{field}: environment variable {var} is not set")]
+    MissingSecret {
+        /// The field naming the variable.
+        field: String,
+        /// The variable.
+        var: String,
+    },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Public listener for channel webhooks (`POST /channels/{id}`).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the sled database lives.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The Live Agent deployment.
+    pub live_agent: LiveAgentConfig,
+    /// What users are told and how chats start and end.
+    #[serde(default)]
+    pub conversation: ConversationSection,
+    /// The channel adapters, in an explicit list.
+    pub channels: Vec<ChannelConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8080))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("switchboard-data")
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Admin listener; keep it off the public interface.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+    /// Environment variable holding the bearer token the admin API requires.
+    #[serde(default = "default_admin_token_env")]
+    pub token_env: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_admin_listen(),
+            token_env: default_admin_token_env(),
+        }
+    }
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+
+fn default_admin_token_env() -> String {
+    "SWITCHBOARD_ADMIN_TOKEN".into()
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `switchboard_engine=debug,info`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn default_log_format() -> LogFormat {
+    LogFormat::Text
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// `[live_agent]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveAgentConfig {
+    /// "Chat API Endpoint" from Setup → Chat Settings, e.g. `https://d.la1-c2-frf.salesforceliveagent.com/chat/rest/`.
+    pub endpoint: String,
+    /// `X-LIVEAGENT-API-VERSION` (≥ 37 uses ReconnectSession).
+    #[serde(default = "default_api_version")]
+    pub api_version: u32,
+    /// Org id (`00D…`).
+    pub organization_id: String,
+    /// Chat deployment id (`572…`).
+    pub deployment_id: String,
+    /// Chat button id (`573…`).
+    pub button_id: String,
+    /// Ordered routing targets overriding the button.
+    #[serde(default)]
+    pub button_overrides: Vec<String>,
+    /// Seconds a POST or control request may take.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// Seconds between retries of a failed request.
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_secs: f64,
+}
+
+fn default_api_version() -> u32 {
+    52
+}
+
+fn default_request_timeout() -> u64 {
+    15
+}
+
+fn default_retry_delay() -> f64 {
+    2.0
+}
+
+/// `[conversation]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationSection {
+    /// `en` or `zh-CN`: the language of the built-in texts.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Words (or menu keys) that start a chat; empty: any message does.
+    #[serde(default)]
+    pub start_keywords: Vec<String>,
+    /// Words that end the chat.
+    #[serde(default = "default_end_keywords")]
+    pub end_keywords: Vec<String>,
+    /// Agent lines arriving within this many milliseconds go out as one message.
+    #[serde(default = "default_merge_window")]
+    pub merge_window_ms: u64,
+    /// At most one queue-position notice per this many seconds.
+    #[serde(default = "default_queue_notice")]
+    pub queue_notice_interval_secs: u64,
+    /// Replacement texts by template name (see `docs/config.md`).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+}
+
+impl Default for ConversationSection {
+    fn default() -> Self {
+        Self {
+            language: default_language(),
+            start_keywords: Vec::new(),
+            end_keywords: default_end_keywords(),
+            merge_window_ms: default_merge_window(),
+            queue_notice_interval_secs: default_queue_notice(),
+            templates: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+
+fn default_end_keywords() -> Vec<String> {
+    vec!["end".into(), "结束".into()]
+}
+
+fn default_merge_window() -> u64 {
+    2_000
+}
+
+fn default_queue_notice() -> u64 {
+    30
+}
+
+/// One `[[channels]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ChannelConfig {
+    /// A WeChat Official Account.
+    Wechat(WeChatSection),
+}
+
+impl ChannelConfig {
+    /// The id in the webhook path `/channels/{id}`.
+    pub fn id(&self) -> &str {
+        match self {
+            ChannelConfig::Wechat(w) => &w.id,
+        }
+    }
+}
+
+/// `[[channels]] type = "wechat"`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeChatSection {
+    /// Path segment of the webhook: `/channels/{id}`.
+    pub id: String,
+    /// The Official Account's AppID.
+    pub app_id: String,
+    /// Environment variable holding the AppSecret.
+    pub app_secret_env: String,
+    /// Environment variable holding the server-configuration Token.
+    pub token_env: String,
+    /// Environment variable holding the EncodingAESKey (omit for plaintext mode).
+    #[serde(default)]
+    pub encoding_aes_key_env: Option<String>,
+    /// API base URL (the simulator's in tests).
+    #[serde(default = "default_wechat_api")]
+    pub api_base: String,
+}
+
+fn default_wechat_api() -> String {
+    switchboard_channels::wechat::config::WECHAT_API_BASE.into()
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        Endpoint::parse(&self.live_agent.endpoint)
+            .map_err(|e| invalid("live_agent.endpoint", e.to_string()))?;
+        for (field, value) in [
+            (
+                "live_agent.organization_id",
+                &self.live_agent.organization_id,
+            ),
+            ("live_agent.deployment_id", &self.live_agent.deployment_id),
+            ("live_agent.button_id", &self.live_agent.button_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "must not be empty"));
+            }
+        }
+        if !(29..=99).contains(&self.live_agent.api_version) {
+            return Err(invalid(
+                "live_agent.api_version",
+                "must be between 29 and 99",
+            ));
+        }
+        if !(self.live_agent.retry_delay_secs > 0.0 && self.live_agent.retry_delay_secs <= 60.0) {
+            return Err(invalid("live_agent.retry_delay_secs", "must be in (0, 60]"));
+        }
+        if !["en", "zh-CN"].contains(&self.conversation.language.as_str()) {
+            return Err(invalid(
+                "conversation.language",
+                "must be \"en\" or \"zh-CN\"",
+            ));
+        }
+        if self.channels.is_empty() {
+            return Err(invalid("channels", "at least one channel is needed"));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, channel) in self.channels.iter().enumerate() {
+            let id = channel.id();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    &format!("channels[{i}].id"),
+                    "use letters, digits, - and _",
+                ));
+            }
+            if !ids.insert(id.to_owned()) {
+                return Err(invalid(
+                    &format!("channels[{i}].id"),
+                    format!("{id:?} is used twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The session settings this file describes.
+    pub fn session_config(&self) -> SessionConfig {
+        let la = &self.live_agent;
+        SessionConfig {
+            api_version: la.api_version,
+            organization_id: la.organization_id.clone(),
+            deployment_id: la.deployment_id.clone(),
+            button_id: la.button_id.clone(),
+            button_overrides: la.button_overrides.clone(),
+            request_timeout: Duration::from_secs(la.request_timeout_secs.max(1)),
+            retry_delay: Duration::from_secs_f64(la.retry_delay_secs),
+            ..SessionConfig::default()
+        }
+    }
+
+    /// The Live Agent endpoint (validated by `load`).
+    pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
+        Endpoint::parse(&self.live_agent.endpoint)
+            .map_err(|e| invalid("live_agent.endpoint", e.to_string()))
+    }
+}
+
+/// Reads the secret an `*_env` field names.
+pub fn secret_from_env(field: &str, var: &str) -> Result<String, ConfigError> {
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::MissingSecret {
+            field: field.to_owned(),
+            var: var.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[live_agent]
+endpoint = "https://d.la1-c2-frf.salesforceliveagent.com/chat/rest/"
+organization_id = "00DD0000000JVXs"
+deployment_id = "572D000000000J6"
+button_id = "573D000000000OC"
+
+[[channels]]
+type = "wechat"
+id = "main"
+app_id = "wx5823bf96d3bd56c7"
+app_secret_env = "WECHAT_APP_SECRET"
+token_env = "WECHAT_TOKEN"
+"#;
+
+    #[test]
+    fn a_minimal_file_gets_the_documented_defaults() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert_eq!(config.listen, default_listen());
+        assert_eq!(config.admin.listen, default_admin_listen());
+        assert_eq!(config.live_agent.api_version, 52);
+        assert_eq!(config.conversation.end_keywords, vec!["end", "结束"]);
+        assert_eq!(config.channels[0].id(), "main");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = MINIMAL.replace("https://d.la1", "ftp://d.la1");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(err.starts_with("live_agent.endpoint:"), "{err}");
+        let bad = MINIMAL.replace("button_id = \"573D000000000OC\"", "button_id = \"\"");
+        assert!(
+            Config::parse(&bad, "t.toml")
+                .unwrap_err()
+                .to_string()
+                .starts_with("live_agent.button_id")
+        );
+        let bad = MINIMAL.replace("app_id =", "app_idd =");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("app_idd"), "{err}");
+        let bad = format!("{MINIMAL}\n[conversation]\nlanguage = \"fr\"\n");
+        assert!(
+            Config::parse(&bad, "t.toml")
+                .unwrap_err()
+                .to_string()
+                .starts_with("conversation.language")
+        );
+    }
+
+    #[test]
+    fn the_documented_example_file_parses() {
+        let text = include_str!("../../docs/switchboard.example.toml");
+        let config = Config::parse(text, "docs/switchboard.example.toml").unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.conversation.language, "zh-CN");
+    }
+
+    #[test]
+    fn missing_secrets_name_the_variable() {
+        let err = secret_from_env("channels[0].app_secret_env", "SWITCHBOARD_TEST_UNSET_VAR")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "channels[0].app_secret_env: environment variable SWITCHBOARD_TEST_UNSET_VAR is not set"
+        );
+    }
+}

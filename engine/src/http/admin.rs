@@ -1,0 +1,114 @@
+//! The admin listener. Every route but `/livez` needs `Authorization: Bearer {token}`.
+//!
+//! - `GET /livez` — the process is up.
+//! - `GET /readyz` — the store is open and the listeners run.
+//! - `GET /metrics` — Prometheus text.
+//! - `GET /admin/sessions` — live Live Agent sessions and their states (JSON).
+//! - `GET /admin/conversations` — conversations (JSON).
+//! - `POST /admin/conversations/{id}/end` — end the conversation's live chat.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use subtle::ConstantTimeEq;
+use switchboard_core::session::StateKind;
+
+use super::serve::{Request, respond};
+use crate::bridge::{Bridge, BridgeError};
+use crate::engine::Engine;
+use crate::metrics::{WebhookCounters, render_prometheus};
+
+/// What the admin routes need.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The engine.
+    pub engine: Engine,
+    /// The bridge.
+    pub bridge: Bridge,
+    /// Public webhook counters.
+    pub webhooks: Arc<WebhookCounters>,
+    /// The bearer token.
+    pub token: Arc<String>,
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState").finish_non_exhaustive()
+    }
+}
+
+const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// Answers one admin request.
+pub async fn admin_handler(state: AdminState, request: Request) -> http::Response<Full<Bytes>> {
+    let path = request.parts.uri.path().to_owned();
+    if path == "/livez" {
+        return respond(200, TEXT, "ok\n");
+    }
+    let presented = request
+        .parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bool::from(presented.as_bytes().ct_eq(state.token.as_bytes())) {
+        return respond(401, TEXT, "missing or wrong bearer token\n");
+    }
+    let method = request.parts.method.clone();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/readyz") => respond(200, TEXT, "ready\n"),
+        ("GET", "/metrics") => {
+            let chats = state.engine.chats();
+            let by_state: Vec<(&str, usize)> = [
+                (StateKind::Init, "init"),
+                (StateKind::Established, "established"),
+                (StateKind::Polling, "polling"),
+                (StateKind::Resyncing, "resyncing"),
+            ]
+            .iter()
+            .map(|(kind, name)| (*name, chats.iter().filter(|(_, s)| s == kind).count()))
+            .collect();
+            let body = render_prometheus(&state.engine.metrics(), &state.webhooks, &by_state);
+            respond(200, "text/plain; version=0.0.4", body)
+        }
+        ("GET", "/admin/sessions") => {
+            let sessions: Vec<serde_json::Value> = state
+                .engine
+                .chats()
+                .into_iter()
+                .map(|(chat, s)| serde_json::json!({"chat": chat.0, "state": format!("{s:?}")}))
+                .collect();
+            respond(
+                200,
+                JSON,
+                serde_json::json!({ "sessions": sessions }).to_string(),
+            )
+        }
+        ("GET", "/admin/conversations") => {
+            let conversations = state.bridge.conversations().await;
+            respond(
+                200,
+                JSON,
+                serde_json::json!({ "conversations": conversations }).to_string(),
+            )
+        }
+        ("POST", p) if p.starts_with("/admin/conversations/") && p.ends_with("/end") => {
+            let id = &p["/admin/conversations/".len()..p.len() - "/end".len()];
+            let id = switchboard_core::liveagent::request::percent_decode(id);
+            match state.bridge.end_conversation(&id).await {
+                Ok(()) => respond(200, JSON, serde_json::json!({"ended": id}).to_string()),
+                Err(BridgeError::UnknownConversation(_)) => {
+                    respond(404, TEXT, "no such conversation\n")
+                }
+                Err(e) => respond(503, TEXT, format!("{e}\n")),
+            }
+        }
+        (_, "/readyz" | "/metrics" | "/admin/sessions" | "/admin/conversations") => {
+            respond(405, TEXT, "method not allowed\n")
+        }
+        _ => respond(404, TEXT, "not found\n"),
+    }
+}
