@@ -59,10 +59,8 @@ struct Gateway {
     _running: Box<dyn std::any::Any + Send>,
 }
 
-/// HOOK for the real gateway (`switchboard demo`): start it with its store in `data_dir`, its
-/// Live Agent endpoint at `live_agent.base_url()`, its WeChat API base at `wechat.base_url()`,
-/// AppID/Token/EncodingAESKey/mode from `account` and the AppSecret `app_secret`; return its
-/// webhook URL. `None` means it is not wired yet, and the whole-chat test skips.
+/// Starts the real gateway (the same `App` that `switchboard run` and `switchboard demo` run)
+/// with its store in `data_dir`, pointed at both simulators; returns its webhook URL.
 async fn start_gateway(
     live_agent: &LiveAgentSim,
     wechat: &WeChatApiSim,
@@ -70,8 +68,59 @@ async fn start_gateway(
     app_secret: &str,
     data_dir: &Path,
 ) -> Option<Gateway> {
-    let _ = (live_agent, wechat, account, app_secret, data_dir);
-    None
+    let knobs = live_agent.control().knobs();
+    let config = switchboard_engine::config::Config::parse(
+        &format!(
+            r#"
+listen = "127.0.0.1:0"
+data_dir = {data_dir:?}
+[admin]
+listen = "127.0.0.1:0"
+token_env = "ADMIN"
+[live_agent]
+endpoint = "{la}"
+organization_id = "{org}"
+deployment_id = "{dep}"
+button_id = "{button}"
+retry_delay_secs = 0.2
+[conversation]
+language = "zh-CN"
+merge_window_ms = 300
+[[channels]]
+type = "wechat"
+id = "wechat"
+app_id = "{app_id}"
+app_secret_env = "SECRET"
+token_env = "TOKEN"
+encoding_aes_key_env = "AES"
+api_base = "{wx}"
+"#,
+            la = live_agent.base_url(),
+            org = knobs.organization_id,
+            dep = knobs.deployment_id,
+            button = knobs.button_id,
+            app_id = account.app_id,
+            wx = wechat.base_url(),
+        ),
+        "browser test",
+    )
+    .expect("gateway configuration");
+    let secrets: std::collections::BTreeMap<String, String> = [
+        ("ADMIN", "admin-token"),
+        ("SECRET", app_secret),
+        ("TOKEN", account.token.as_str()),
+        ("AES", account.encoding_aes_key.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let app = switchboard_engine::app::App::start(&config, &secrets)
+        .await
+        .expect("gateway starts");
+    Some(Gateway {
+        webhook_url: format!("http://{}/channels/wechat", app.public_addr()),
+        _running: Box::new(app),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
