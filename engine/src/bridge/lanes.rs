@@ -113,7 +113,10 @@ impl Bridge {
                 }
             }
             Action::Send(delivery, message) => {
-                let input = match self.deliver(id, &message).await {
+                let started = tokio::time::Instant::now();
+                let outcome = self.deliver(id, &message).await;
+                self.inner.latency.observe(started.elapsed());
+                let input = match outcome {
                     Ok(()) => ConvInput::Delivered { id: delivery },
                     Err(failure) => ConvInput::DeliveryFailed {
                         id: delivery,

@@ -92,6 +92,7 @@ pub(crate) struct Inner {
     running: Mutex<HashSet<(String, Lane)>>,
     deadlines: Mutex<BTreeMap<String, Timestamp>>,
     stopping: tokio::sync::watch::Sender<bool>,
+    latency: crate::metrics::DeliveryLatency,
 }
 
 impl Bridge {
@@ -119,6 +120,7 @@ impl Bridge {
                 running: Mutex::new(HashSet::new()),
                 deadlines: Mutex::new(BTreeMap::new()),
                 stopping,
+                latency: crate::metrics::DeliveryLatency::default(),
             }),
         };
         let now = clock::now();
@@ -195,6 +197,11 @@ impl Bridge {
             self.wake(id, Lane::Session);
         }
         Ok(())
+    }
+
+    /// Delivery latency to users, as Prometheus text.
+    pub fn delivery_latency(&self) -> String {
+        self.inner.latency.render()
     }
 
     /// Stops the background tasks (pending actions stay stored and resume on the next start).

@@ -71,7 +71,8 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
             .iter()
             .map(|(kind, name)| (*name, chats.iter().filter(|(_, s)| s == kind).count()))
             .collect();
-            let body = render_prometheus(&state.engine.metrics(), &state.webhooks, &by_state);
+            let mut body = render_prometheus(&state.engine.metrics(), &state.webhooks, &by_state);
+            body.push_str(&state.bridge.delivery_latency());
             respond(200, "text/plain; version=0.0.4", body)
         }
         ("GET", "/admin/sessions") => {

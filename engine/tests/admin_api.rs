@@ -1,0 +1,177 @@
+//! The admin listener and the public listener's refusals, against a gateway started in-process
+//! (the same `App` the binary runs) with both simulators.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use switchboard_engine::app::App;
+use switchboard_engine::config::Config;
+use switchboard_sim::liveagent::{LiveAgentSim, Phase, SimConfig};
+use switchboard_sim::wechat::state::ApiConfig;
+use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
+
+const TOKEN: &str = "admin-secret-token";
+
+async fn call(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder().method(method).uri(url);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client
+        .request(request.body(Full::new(Bytes::new())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
+    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    let wechat = WeChatApiSim::start(ApiConfig::new("wxadmin0000000001", "secret"))
+        .await
+        .unwrap();
+    let knobs = live_agent.control().knobs();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(
+        &format!(
+            r#"
+listen = "127.0.0.1:0"
+data_dir = {data:?}
+[admin]
+listen = "127.0.0.1:0"
+token_env = "ADMIN"
+[live_agent]
+endpoint = "{la}"
+organization_id = "{org}"
+deployment_id = "{dep}"
+button_id = "{button}"
+[[channels]]
+type = "wechat"
+id = "wx"
+app_id = "wxadmin0000000001"
+app_secret_env = "SECRET"
+token_env = "TOKEN"
+api_base = "{wx}"
+"#,
+            data = dir.path(),
+            la = live_agent.base_url(),
+            org = knobs.organization_id,
+            dep = knobs.deployment_id,
+            button = knobs.button_id,
+            wx = wechat.base_url(),
+        ),
+        "test",
+    )
+    .unwrap();
+    let secrets: BTreeMap<String, String> =
+        [("ADMIN", TOKEN), ("SECRET", "secret"), ("TOKEN", "tok")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+    let app = App::start(&config, &secrets).await.unwrap();
+    let admin = format!("http://{}", app.admin_addr());
+    let public = format!("http://{}", app.public_addr());
+
+    assert_eq!(call("GET", &format!("{admin}/livez"), None).await.0, 200);
+    assert_eq!(call("GET", &format!("{admin}/metrics"), None).await.0, 401);
+    assert_eq!(
+        call("GET", &format!("{admin}/metrics"), Some("wrong"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        call("GET", &format!("{admin}/readyz"), Some(TOKEN)).await.0,
+        200
+    );
+    assert_eq!(
+        call("GET", &format!("{public}/channels/nope"), None)
+            .await
+            .0,
+        404
+    );
+    let (status, _) = call(
+        "POST",
+        &format!("{public}/channels/wx?signature=bad&timestamp=1&nonce=2"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status, 401,
+        "a push with a bad signature is refused, never 5xx"
+    );
+
+    let user = WeChatUser::new(
+        AccountSettings {
+            account: "gh_admin".into(),
+            app_id: "wxadmin0000000001".into(),
+            token: "tok".into(),
+            encoding_aes_key: String::new(),
+            mode: PushMode::Plaintext,
+        },
+        "oAdminUser",
+        Some(wechat.handle()),
+    );
+    let answer = user
+        .text("hello")
+        .send_to(&format!("{public}/channels/wx"))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    let control = live_agent.control();
+    let waiting = control
+        .wait_for_waiting_chat(Duration::from_secs(20))
+        .await
+        .expect("chat queued");
+
+    let (status, metrics) = call("GET", &format!("{admin}/metrics"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("switchboard_webhook_events_accepted_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_webhook_rejected_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_delivery_seconds_count"),
+        "{metrics}"
+    );
+
+    let (status, body) = call("GET", &format!("{admin}/admin/conversations"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("wx:oAdminUser"), "{body}");
+    let (status, _) = call(
+        "POST",
+        &format!("{admin}/admin/conversations/wx%3AoAdminUser/end"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 200);
+    control
+        .wait_for_session(&waiting.session_id, Duration::from_secs(20), |s| {
+            s.phase == Phase::Ended
+        })
+        .await
+        .expect("the chat was ended through the admin API");
+    let (status, _) = call(
+        "POST",
+        &format!("{admin}/admin/conversations/wx%3Anobody/end"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.shutdown().await.unwrap();
+}
