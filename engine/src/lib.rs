@@ -28,6 +28,7 @@ pub mod http;
 pub mod liveagent_client;
 pub mod metrics;
 pub mod registry;
+pub mod simulated;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig, EngineError};

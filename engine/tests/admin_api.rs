@@ -1,7 +1,6 @@
 //! The admin listener and the public listener's refusals, against a gateway started in-process
 //! (the same `App` the binary runs) with both simulators.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +9,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use switchboard_engine::app::App;
-use switchboard_engine::config::Config;
+use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::liveagent::{LiveAgentSim, Phase, SimConfig};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
@@ -43,42 +42,21 @@ async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
         .unwrap();
     let knobs = live_agent.control().knobs();
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::parse(
-        &format!(
-            r#"
-listen = "127.0.0.1:0"
-data_dir = {data:?}
-[admin]
-listen = "127.0.0.1:0"
-token_env = "ADMIN"
-[live_agent]
-endpoint = "{la}"
-organization_id = "{org}"
-deployment_id = "{dep}"
-button_id = "{button}"
-[[channels]]
-type = "wechat"
-id = "wx"
-app_id = "wxadmin0000000001"
-app_secret_env = "SECRET"
-token_env = "TOKEN"
-api_base = "{wx}"
-"#,
-            data = dir.path(),
-            la = live_agent.base_url(),
-            org = knobs.organization_id,
-            dep = knobs.deployment_id,
-            button = knobs.button_id,
-            wx = wechat.base_url(),
-        ),
-        "test",
-    )
+    let config = Simulated {
+        live_agent_url: live_agent.base_url(),
+        organization_id: knobs.organization_id,
+        deployment_id: knobs.deployment_id,
+        button_id: knobs.button_id,
+        wechat_api_url: wechat.base_url(),
+        app_id: "wxadmin0000000001".into(),
+        encrypted: false,
+        data_dir: dir.path().to_path_buf(),
+        language: "en".into(),
+        merge_window_ms: 200,
+    }
+    .config()
     .unwrap();
-    let secrets: BTreeMap<String, String> =
-        [("ADMIN", TOKEN), ("SECRET", "secret"), ("TOKEN", "tok")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+    let secrets = simulated::secrets(TOKEN, "secret", "tok", "");
     let app = App::start(&config, &secrets).await.unwrap();
     let admin = format!("http://{}", app.admin_addr());
     let public = format!("http://{}", app.public_addr());
@@ -103,7 +81,7 @@ api_base = "{wx}"
     );
     let (status, _) = call(
         "POST",
-        &format!("{public}/channels/wx?signature=bad&timestamp=1&nonce=2"),
+        &format!("{public}/channels/wechat?signature=bad&timestamp=1&nonce=2"),
         None,
     )
     .await;
@@ -125,7 +103,7 @@ api_base = "{wx}"
     );
     let answer = user
         .text("hello")
-        .send_to(&format!("{public}/channels/wx"))
+        .send_to(&format!("{public}/channels/wechat"))
         .await
         .unwrap();
     assert_eq!(answer.status, 200);
@@ -152,10 +130,10 @@ api_base = "{wx}"
 
     let (status, body) = call("GET", &format!("{admin}/admin/conversations"), Some(TOKEN)).await;
     assert_eq!(status, 200);
-    assert!(body.contains("wx:oAdminUser"), "{body}");
+    assert!(body.contains("wechat:oAdminUser"), "{body}");
     let (status, _) = call(
         "POST",
-        &format!("{admin}/admin/conversations/wx%3AoAdminUser/end"),
+        &format!("{admin}/admin/conversations/wechat%3AoAdminUser/end"),
         Some(TOKEN),
     )
     .await;
@@ -168,7 +146,7 @@ api_base = "{wx}"
         .expect("the chat was ended through the admin API");
     let (status, _) = call(
         "POST",
-        &format!("{admin}/admin/conversations/wx%3Anobody/end"),
+        &format!("{admin}/admin/conversations/wechat%3Anobody/end"),
         Some(TOKEN),
     )
     .await;

@@ -2,11 +2,12 @@
 //! users chat with agents at once, a Salesforce failover and a SIGKILL-and-restart happen
 //! midway, and every message in both directions arrives once, in order.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
@@ -28,10 +29,10 @@ fn start_gateway(config: &std::path::Path) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["run", "--config"])
         .arg(config)
-        .env("TEST_ADMIN_TOKEN", "admin-secret")
-        .env("TEST_APP_SECRET", APP_SECRET)
-        .env("TEST_TOKEN", TOKEN)
-        .env("TEST_AES_KEY", AES_KEY)
+        .env(simulated::ADMIN_TOKEN_ENV, "admin-secret")
+        .env(simulated::APP_SECRET_ENV, APP_SECRET)
+        .env(simulated::TOKEN_ENV, TOKEN)
+        .env(simulated::AES_KEY_ENV, AES_KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -105,42 +106,20 @@ async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_resta
     let knobs = control.knobs();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");
-    let mut file = std::fs::File::create(&config_path).unwrap();
-    write!(
-        file,
-        r#"
-listen = "127.0.0.1:0"
-data_dir = {data:?}
-[admin]
-listen = "127.0.0.1:0"
-token_env = "TEST_ADMIN_TOKEN"
-[live_agent]
-endpoint = "{la}"
-organization_id = "{org}"
-deployment_id = "{dep}"
-button_id = "{button}"
-retry_delay_secs = 0.2
-[conversation]
-merge_window_ms = 200
-queue_notice_interval_secs = 1
-[[channels]]
-type = "wechat"
-id = "wechat"
-app_id = "{APP_ID}"
-app_secret_env = "TEST_APP_SECRET"
-token_env = "TEST_TOKEN"
-encoding_aes_key_env = "TEST_AES_KEY"
-api_base = "{wx}"
-"#,
-        data = dir.path().join("data"),
-        la = live_agent.base_url(),
-        org = knobs.organization_id,
-        dep = knobs.deployment_id,
-        button = knobs.button_id,
-        wx = wechat.base_url(),
-    )
-    .unwrap();
-    drop(file);
+    let text = Simulated {
+        live_agent_url: live_agent.base_url(),
+        organization_id: knobs.organization_id,
+        deployment_id: knobs.deployment_id,
+        button_id: knobs.button_id,
+        wechat_api_url: wechat.base_url(),
+        app_id: APP_ID.into(),
+        encrypted: true,
+        data_dir: dir.path().join("data"),
+        language: "en".into(),
+        merge_window_ms: 200,
+    }
+    .toml();
+    std::fs::write(&config_path, text).unwrap();
 
     let mut gateway = start_gateway(&config_path);
     let settings = AccountSettings {

@@ -69,51 +69,26 @@ async fn start_gateway(
     data_dir: &Path,
 ) -> Option<Gateway> {
     let knobs = live_agent.control().knobs();
-    let config = switchboard_engine::config::Config::parse(
-        &format!(
-            r#"
-listen = "127.0.0.1:0"
-data_dir = {data_dir:?}
-[admin]
-listen = "127.0.0.1:0"
-token_env = "ADMIN"
-[live_agent]
-endpoint = "{la}"
-organization_id = "{org}"
-deployment_id = "{dep}"
-button_id = "{button}"
-retry_delay_secs = 0.2
-[conversation]
-language = "zh-CN"
-merge_window_ms = 300
-[[channels]]
-type = "wechat"
-id = "wechat"
-app_id = "{app_id}"
-app_secret_env = "SECRET"
-token_env = "TOKEN"
-encoding_aes_key_env = "AES"
-api_base = "{wx}"
-"#,
-            la = live_agent.base_url(),
-            org = knobs.organization_id,
-            dep = knobs.deployment_id,
-            button = knobs.button_id,
-            app_id = account.app_id,
-            wx = wechat.base_url(),
-        ),
-        "browser test",
-    )
+    let config = switchboard_engine::simulated::Simulated {
+        live_agent_url: live_agent.base_url(),
+        organization_id: knobs.organization_id,
+        deployment_id: knobs.deployment_id,
+        button_id: knobs.button_id,
+        wechat_api_url: wechat.base_url(),
+        app_id: account.app_id.clone(),
+        encrypted: true,
+        data_dir: data_dir.to_path_buf(),
+        language: "zh-CN".into(),
+        merge_window_ms: 300,
+    }
+    .config()
     .expect("gateway configuration");
-    let secrets: std::collections::BTreeMap<String, String> = [
-        ("ADMIN", "admin-token"),
-        ("SECRET", app_secret),
-        ("TOKEN", account.token.as_str()),
-        ("AES", account.encoding_aes_key.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let secrets = switchboard_engine::simulated::secrets(
+        "admin-token",
+        app_secret,
+        &account.token,
+        &account.encoding_aes_key,
+    );
     let app = switchboard_engine::app::App::start(&config, &secrets)
         .await
         .expect("gateway starts");

@@ -127,6 +127,32 @@ impl Resource {
         Resource::ALL.into_iter().find(|r| r.path() == path)
     }
 
+    /// The HTTP method the resource takes (spec §4); `SessionId` is `GET` to create and
+    /// `DELETE System/SessionId/{key}` to remove.
+    pub fn method(self, with_path_suffix: bool) -> Method {
+        match self {
+            Resource::SessionId if with_path_suffix => Method::Delete,
+            Resource::SessionId
+            | Resource::Messages
+            | Resource::ReconnectSession
+            | Resource::ResyncSession
+            | Resource::Availability
+            | Resource::Settings
+            | Resource::VisitorId => Method::Get,
+            Resource::ChasitorInit
+            | Resource::ChatMessage
+            | Resource::ChasitorTyping
+            | Resource::ChasitorNotTyping
+            | Resource::ChasitorSneakPeek
+            | Resource::CustomEvent
+            | Resource::ChatEnd
+            | Resource::ChasitorIdleTimeoutWarningEvent
+            | Resource::ChasitorResyncState
+            | Resource::MultiNoun
+            | Resource::Breadcrumb => Method::Post,
+        }
+    }
+
     /// Whether the resource consumes an `X-LIVEAGENT-SEQUENCE` number (spec §2.3, §7.2).
     pub fn is_sequenced(self) -> bool {
         match self {
@@ -220,6 +246,14 @@ impl LiveAgentRequest {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a query parameter (first occurrence), not percent-decoded.
+    pub fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 

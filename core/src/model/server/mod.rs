@@ -18,7 +18,7 @@ pub use session::{Phase, ServerSession};
 use crate::liveagent::event::Event;
 use crate::liveagent::headers::{API_VERSION, SESSION_KEY};
 use crate::liveagent::responses::error_text;
-use crate::liveagent::{LiveAgentRequest, MessagesResponse, Method, Resource};
+use crate::liveagent::{LiveAgentRequest, MessagesResponse, Resource};
 use crate::time::Timestamp;
 
 /// The server's answer to one request.
@@ -127,27 +127,7 @@ impl ReferenceServer {
         if request.header_value(API_VERSION).is_none() {
             return Reply::status(400, error_text::NO_VERSION);
         }
-        let expected = match request.resource {
-            Resource::SessionId if request.path_suffix.is_some() => Method::Delete,
-            Resource::SessionId
-            | Resource::Messages
-            | Resource::ReconnectSession
-            | Resource::ResyncSession
-            | Resource::Availability
-            | Resource::Settings
-            | Resource::VisitorId => Method::Get,
-            Resource::ChasitorInit
-            | Resource::ChatMessage
-            | Resource::ChasitorTyping
-            | Resource::ChasitorNotTyping
-            | Resource::ChasitorSneakPeek
-            | Resource::CustomEvent
-            | Resource::ChatEnd
-            | Resource::ChasitorIdleTimeoutWarningEvent
-            | Resource::ChasitorResyncState
-            | Resource::MultiNoun
-            | Resource::Breadcrumb => Method::Post,
-        };
+        let expected = request.resource.method(request.path_suffix.is_some());
         if request.method != expected {
             return Reply::status(405, "Method not allowed");
         }
@@ -348,10 +328,8 @@ impl ReferenceServer {
             Err(reply) => return reply,
         };
         let ack = request
-            .query
-            .iter()
-            .find(|(k, _)| k == "ack")
-            .and_then(|(_, v)| v.trim().parse::<i64>().ok());
+            .query_value("ack")
+            .and_then(|v| v.trim().parse::<i64>().ok());
         let Some(session) = self.sessions.get_mut(&id) else {
             return Reply::status(403, error_text::SESSION_INVALID);
         };
@@ -393,6 +371,7 @@ impl ReferenceServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::liveagent::Method;
 
     fn session(server: &mut ReferenceServer) -> String {
         let request = LiveAgentRequest::new(Method::Get, Resource::SessionId, 52).affinity(None);

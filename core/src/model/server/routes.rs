@@ -14,13 +14,7 @@ use crate::time::Timestamp;
 
 impl ReferenceServer {
     pub(super) fn availability(&mut self, request: &LiveAgentRequest) -> Reply {
-        let param = |name: &str| {
-            request
-                .query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let param = |name: &str| request.query_value(name).map(str::to_owned);
         if param("org_id").as_deref() != Some(self.knobs.organization_id.as_str()) {
             return Reply::status(400, "Invalid org_id");
         }

@@ -1,13 +1,12 @@
 //! `switchboard demo`: the gateway plus both simulators on localhost, with embedded defaults.
 //! Prints the agent console's and the WeChat phone page's URLs; stops on Ctrl-C.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_engine::app::App;
-use switchboard_engine::config::Config;
+use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 use switchboard_sim::wechat::api::WeChatApiSim;
 use switchboard_sim::wechat::phone::PhoneConfig;
@@ -32,49 +31,21 @@ pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         .await
         .context("starting the WeChat simulator")?;
     let knobs = live_agent.control().knobs();
-    let config = Config::parse(
-        &format!(
-            r#"
-listen = "127.0.0.1:0"
-data_dir = {data_dir:?}
-[admin]
-listen = "127.0.0.1:0"
-token_env = "DEMO_ADMIN_TOKEN"
-[live_agent]
-endpoint = "{la}"
-organization_id = "{org}"
-deployment_id = "{deployment}"
-button_id = "{button}"
-retry_delay_secs = 0.5
-[conversation]
-merge_window_ms = 800
-[[channels]]
-type = "wechat"
-id = "wechat"
-app_id = "{APP_ID}"
-app_secret_env = "DEMO_APP_SECRET"
-token_env = "DEMO_TOKEN"
-encoding_aes_key_env = "DEMO_AES_KEY"
-api_base = "{wx}"
-"#,
-            la = live_agent.base_url(),
-            org = knobs.organization_id,
-            deployment = knobs.deployment_id,
-            button = knobs.button_id,
-            wx = wechat.base_url(),
-        ),
-        "the demo's built-in configuration",
-    )?;
+    let config = Simulated {
+        live_agent_url: live_agent.base_url(),
+        organization_id: knobs.organization_id,
+        deployment_id: knobs.deployment_id,
+        button_id: knobs.button_id,
+        wechat_api_url: wechat.base_url(),
+        app_id: APP_ID.into(),
+        encrypted: true,
+        data_dir: data_dir.clone(),
+        language: "en".into(),
+        merge_window_ms: 800,
+    }
+    .config()?;
     crate::logging::init(&config.log);
-    let secrets: BTreeMap<String, String> = [
-        ("DEMO_ADMIN_TOKEN", ADMIN_TOKEN),
-        ("DEMO_APP_SECRET", APP_SECRET),
-        ("DEMO_TOKEN", TOKEN),
-        ("DEMO_AES_KEY", AES_KEY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
     let app = App::start(&config, &secrets)
         .await
         .context("starting the gateway")?;

@@ -1,0 +1,113 @@
+//! The gateway's configuration for running against the simulators (the demo and the tests):
+//! loopback listeners on free ports, short retry timings, one WeChat channel `wechat`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::config::{Config, ConfigError};
+
+/// Environment-variable names the simulated configuration uses for its secrets.
+pub const ADMIN_TOKEN_ENV: &str = "SIM_ADMIN_TOKEN";
+/// AppSecret variable.
+pub const APP_SECRET_ENV: &str = "SIM_WECHAT_APP_SECRET";
+/// Token variable.
+pub const TOKEN_ENV: &str = "SIM_WECHAT_TOKEN";
+/// EncodingAESKey variable.
+pub const AES_KEY_ENV: &str = "SIM_WECHAT_AES_KEY";
+
+/// Where the simulators are and how the account is set up.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    /// The Live Agent simulator's base URL.
+    pub live_agent_url: String,
+    /// Org, deployment and button ids the simulator expects.
+    pub organization_id: String,
+    /// Deployment id.
+    pub deployment_id: String,
+    /// Button id.
+    pub button_id: String,
+    /// The WeChat API simulator's base URL.
+    pub wechat_api_url: String,
+    /// The Official Account's AppID.
+    pub app_id: String,
+    /// Pushes are encrypted (an EncodingAESKey is configured).
+    pub encrypted: bool,
+    /// The sled directory.
+    pub data_dir: PathBuf,
+    /// `en` or `zh-CN`.
+    pub language: String,
+    /// Agent-line merge window.
+    pub merge_window_ms: u64,
+}
+
+impl Simulated {
+    /// The configuration file's text.
+    pub fn toml(&self) -> String {
+        let aes = if self.encrypted {
+            format!("encoding_aes_key_env = \"{AES_KEY_ENV}\"\n")
+        } else {
+            String::new()
+        };
+        format!(
+            r#"listen = "127.0.0.1:0"
+data_dir = {data_dir:?}
+
+[admin]
+listen = "127.0.0.1:0"
+token_env = "{ADMIN_TOKEN_ENV}"
+
+[live_agent]
+endpoint = "{la}"
+organization_id = "{org}"
+deployment_id = "{dep}"
+button_id = "{button}"
+retry_delay_secs = 0.2
+
+[conversation]
+language = "{language}"
+merge_window_ms = {merge}
+queue_notice_interval_secs = 1
+
+[[channels]]
+type = "wechat"
+id = "wechat"
+app_id = "{app_id}"
+app_secret_env = "{APP_SECRET_ENV}"
+token_env = "{TOKEN_ENV}"
+{aes}api_base = "{wx}"
+"#,
+            data_dir = self.data_dir,
+            la = self.live_agent_url,
+            org = self.organization_id,
+            dep = self.deployment_id,
+            button = self.button_id,
+            language = self.language,
+            merge = self.merge_window_ms,
+            app_id = self.app_id,
+            wx = self.wechat_api_url,
+        )
+    }
+
+    /// The configuration, validated like any file.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        Config::parse(&self.toml(), "the simulated configuration")
+    }
+}
+
+/// The secrets map for [`App::start`](crate::app::App::start) in-process.
+pub fn secrets(
+    admin_token: &str,
+    app_secret: &str,
+    token: &str,
+    aes_key: &str,
+) -> BTreeMap<String, String> {
+    [
+        (ADMIN_TOKEN_ENV, admin_token),
+        (APP_SECRET_ENV, app_secret),
+        (TOKEN_ENV, token),
+        (AES_KEY_ENV, aes_key),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
