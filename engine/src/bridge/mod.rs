@@ -329,6 +329,27 @@ impl Bridge {
         tokio::spawn(async move { bridge.take_session_events().await });
         let bridge = self.clone();
         tokio::spawn(async move { bridge.fire_timers().await });
+        let bridge = self.clone();
+        tokio::spawn(async move { bridge.prune_dedupe_keys().await });
+    }
+
+    /// WeChat retries a push within seconds; dedupe keys older than [`DEDUPE_KEEP`] are
+    /// dropped hourly so the `inbox` tree does not grow without bound.
+    async fn prune_dedupe_keys(&self) {
+        let mut stopping = self.inner.stopping.subscribe();
+        loop {
+            let cutoff = clock::now()
+                .as_millis()
+                .saturating_sub(DEDUPE_KEEP.as_millis() as u64);
+            let removed = prune_older_than(self.inner.store.inbox(), cutoff);
+            if removed > 0 {
+                tracing::debug!(removed, "old dedupe keys pruned");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = stopping.changed() => return,
+            }
+        }
     }
 
     /// Feeds `Timeout` to conversations whose timer is due (agent-line merging, notices).
@@ -372,6 +393,29 @@ impl Bridge {
     }
 }
 
+/// How long a webhook's dedupe key is kept.
+pub const DEDUPE_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Removes inbox entries whose stored time (ms, big-endian) is before `cutoff`.
+fn prune_older_than(inbox: &sled::Tree, cutoff: u64) -> usize {
+    let old: Vec<sled::IVec> = inbox
+        .iter()
+        .filter_map(Result::ok)
+        .filter(|(_, at)| {
+            <[u8; 8]>::try_from(at.as_ref()).is_ok_and(|b| u64::from_be_bytes(b) < cutoff)
+        })
+        .map(|(key, _)| key)
+        .collect();
+    let mut batch = sled::Batch::default();
+    for key in &old {
+        batch.remove(key.clone());
+    }
+    if inbox.apply_batch(batch).is_err() {
+        return 0;
+    }
+    old.len()
+}
+
 fn channel_kind(channels: &BTreeMap<String, Arc<dyn Channel>>, channel: &str) -> String {
     channels.get(channel).map_or_else(
         || "channel".to_owned(),
@@ -383,4 +427,18 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prunes_only_dedupe_keys_older_than_the_cutoff() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let inbox = db.open_tree("inbox").unwrap();
+        inbox.insert("old", &100u64.to_be_bytes()).unwrap();
+        inbox.insert("new", &900u64.to_be_bytes()).unwrap();
+        assert_eq!(super::prune_older_than(&inbox, 500), 1);
+        assert!(inbox.contains_key("new").unwrap());
+        assert!(!inbox.contains_key("old").unwrap());
+    }
 }
