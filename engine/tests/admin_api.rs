@@ -113,10 +113,41 @@ async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
         .await
         .expect("chat queued");
 
+    // WeChat delivers the same push again while the first is being stored: the agent gets it once.
+    control.accept(&waiting.session_id, "Andy").unwrap();
+    let again = user.text("are you there?");
+    let url = format!("{public}/channels/wechat");
+    let (a, b, c, d) = tokio::join!(
+        again.send_to(&url),
+        again.send_to(&url),
+        again.send_to(&url),
+        again.send_to(&url)
+    );
+    for answer in [a, b, c, d] {
+        assert_eq!(answer.unwrap().status, 200, "every delivery is answered");
+    }
+    control
+        .wait_for_session(&waiting.session_id, Duration::from_secs(20), |s| {
+            s.visitor_texts.iter().any(|t| t == "are you there?")
+        })
+        .await
+        .expect("the text reached the agent");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let texts = control.session(&waiting.session_id).unwrap().visitor_texts;
+    assert_eq!(
+        texts.iter().filter(|t| *t == "are you there?").count(),
+        1,
+        "{texts:?}"
+    );
+
     let (status, metrics) = call("GET", &format!("{admin}/metrics"), Some(TOKEN)).await;
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("switchboard_webhook_events_accepted_total 1"),
+        metrics.contains("switchboard_webhook_events_accepted_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_webhook_events_duplicate_total 3"),
         "{metrics}"
     );
     assert!(

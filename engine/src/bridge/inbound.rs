@@ -54,6 +54,10 @@ impl Bridge {
         let mut touched = Vec::new();
         for event in &webhook.events {
             let dedupe = format!("{channel_id}\0{}", event.dedupe_key.0);
+            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
+            // Checked under the conversation's lock: WeChat may deliver the same push again
+            // while the first delivery is still being stored.
+            let mut entry = entry.lock().await;
             let seen = self
                 .inner
                 .store
@@ -64,8 +68,6 @@ impl Bridge {
                 duplicates += 1;
                 continue;
             }
-            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
-            let mut entry = entry.lock().await;
             let input = user_message(event).map(ConvInput::User);
             self.apply(
                 &id,
