@@ -14,9 +14,29 @@
 //!   its key, affinity token and `ack`; no new ChasitorInit. The store's lock refuses a second
 //!   engine on the same data directory.
 //!
-//! Module map: [`engine`] (the public API), [`driver`] (the per-session task), [`registry`],
-//! [`store`] (sled behind the `Store` trait), [`liveagent_client`] (pooled HTTP/HTTPS client),
-//! [`metrics`] (traffic counters), [`clock`] (the only place time is read).
+//! - **Nothing crosses the bridge before it is durable.** The [`bridge`] stores a webhook's
+//!   events with their dedupe keys before the platform gets its reply, turns conversation outputs
+//!   into a durable two-lane action queue before performing any, and acknowledges session events
+//!   only after the conversation stored what they caused.
+//!
+//! Module map:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`engine`] | the session engine's public API ([`Engine`]) |
+//! | [`driver`] | the per-session task |
+//! | [`registry`] | one driver per chat |
+//! | [`store`] | sled behind the [`Store`] trait; versioned bincode records; batched flushes |
+//! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
+//! | [`bridge`] | conversations, webhooks, the action queue and its two lanes |
+//! | [`http`] | the public (webhook) and admin listeners |
+//! | [`config`] | the TOML configuration and its validation |
+//! | [`app`] | everything assembled from a config, and its orderly shutdown |
+//! | [`simulated`] | the configuration for running against the simulators (demo, tests) |
+//! | [`metrics`] | traffic counters, delivery latency, Prometheus text |
+//! | [`clock`] | the only place the engine reads the time for the core |
+//!
+//! The `switchboard` binary (`src/bin/switchboard/`) adds the command line, logging and signals.
 
 pub mod app;
 pub mod bridge;
