@@ -18,7 +18,7 @@
 //! | [`push`] | the webhook endpoint: verification, modes, replies |
 //! | [`reply`] | encrypted passive replies (§3.4) |
 //! | [`api`] | the HTTP client |
-//! | [`errcode`] | API error codes mapped onto [`DeliveryError`](crate::DeliveryError) |
+//! | [`errcode`] | API error codes mapped onto [`DeliveryError`] |
 //! | [`token`] | access tokens: store, single-flight refresh, compare-and-refresh |
 //! | [`window`] | the 48-hour window and quota per user |
 //! | [`send`] | `custom/send`, `custom/typing`, media upload and download |

@@ -1,5 +1,5 @@
 //! The bridge: joins channel users to Live Agent chats through the pure
-//! [`Conversation`](switchboard_core::conversation::Conversation) machine.
+//! [`switchboard_core::conversation::Conversation`] machine.
 //!
 //! Everything that crosses it is durable first: a webhook's events are stored with their
 //! dedupe keys before the platform gets its reply; a conversation's outputs become actions in
