@@ -145,12 +145,25 @@ impl Driver {
                     Some(Command::Visitor(action, done, reply)) => {
                         let result = self.session.handle(Input::Visitor(action), clock::now());
                         self.pending_done = done;
-                        let result = match result {
-                            Ok(()) => self.drain().await.map_err(DriverError::from),
-                            Err(e) => Err(DriverError::from(e)),
+                        let drained = match result {
+                            Ok(()) => self.drain().await,
+                            Err(e) => {
+                                self.pending_done = None;
+                                let _ = reply.send(Err(DriverError::from(e)));
+                                continue;
+                            }
                         };
                         self.pending_done = None;
-                        let _ = reply.send(result);
+                        match drained {
+                            Ok(()) => {
+                                let _ = reply.send(Ok(()));
+                            }
+                            Err(e) => {
+                                // Nothing may go out without durable state: stop here.
+                                let _ = reply.send(Err(DriverError::from(e.clone())));
+                                return Err(e.into());
+                            }
+                        }
                     }
                     Some(Command::Stop) | None => return Ok(self.session.state()),
                 },
@@ -180,16 +193,21 @@ impl Driver {
     }
 
     async fn persist(&mut self) -> Result<(), StoreError> {
-        let events = std::mem::take(&mut self.pending_events);
-        self.next_event += events.len() as u64;
+        let next_event = self.next_event + self.pending_events.len() as u64;
         let record = SessionRecord {
             snapshot: self.session.snapshot().clone(),
-            next_event: self.next_event,
+            next_event,
         };
-        let done = self.pending_done.take();
-        self.shared
-            .store
-            .commit(&self.chat, &record, &events, done.as_deref())?;
+        self.shared.store.commit(
+            &self.chat,
+            &record,
+            &self.pending_events,
+            self.pending_done.as_deref(),
+        )?;
+        // Committed: only now are the events and the done marker spent.
+        let events = std::mem::take(&mut self.pending_events);
+        self.next_event = next_event;
+        self.pending_done = None;
         self.shared.store.flush().await?;
         self.shared.metrics.persisted();
         if !events.is_empty() {

@@ -15,7 +15,7 @@ use crate::driver::{Command, Driver, DriverError, Shared};
 use crate::liveagent_client::{Endpoint, LiveAgentClient};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::registry::{DriverHandle, Registry};
-use crate::store::{ChatId, OutboxEntry, SledStore, Store, StoreError};
+use crate::store::{ChatId, OutboxEntry, SessionRecord, SledStore, Store, StoreError};
 
 /// What the engine needs to run.
 #[derive(Debug, Clone)]
@@ -67,6 +67,8 @@ struct Inner {
     registry: Registry,
     session_config: SessionConfig,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set by `shutdown`: no new driver may start.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -94,6 +96,7 @@ impl Engine {
                 registry: Registry::default(),
                 session_config: config.session,
                 tasks: Mutex::new(Vec::new()),
+                closing: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         let now = clock::now();
@@ -113,24 +116,64 @@ impl Engine {
 
     /// Starts a new chat: a Live Agent session is created and the chat requested.
     pub async fn start_chat(&self, chat: ChatId, request: ChatRequest) -> Result<(), EngineError> {
+        self.start_chat_once(chat, request, None).await
+    }
+
+    /// Like [`start_chat`](Self::start_chat); the new session is stored (and `done` removed
+    /// from the action queue in the same transaction) before its driver starts, so the hand-over
+    /// happens exactly once across a crash.
+    pub async fn start_chat_once(
+        &self,
+        chat: ChatId,
+        request: ChatRequest,
+        done: Option<Vec<u8>>,
+    ) -> Result<(), EngineError> {
         if chat.0.is_empty() || chat.0.contains('\0') {
             return Err(EngineError::InvalidChatId(chat.0));
         }
-        if self.inner.registry.get(&chat).is_some() || self.inner.shared.store.has_session(&chat)? {
+        if self.closing() {
+            return Err(EngineError::Driver(DriverError::Stopped));
+        }
+        let store = &self.inner.shared.store;
+        if self.inner.registry.get(&chat).is_some() || store.has_session(&chat)? {
             return Err(EngineError::AlreadyLive(chat));
         }
-        let next_event = self
-            .inner
-            .shared
-            .store
-            .outbox(&chat)?
-            .last()
-            .map_or(0, |entry| entry.seq + 1);
+        let next_event = store.outbox(&chat)?.last().map_or(0, |entry| entry.seq + 1);
         let session = Session::new(self.inner.session_config.clone(), request, clock::now());
+        let record = SessionRecord {
+            snapshot: session.snapshot().clone(),
+            next_event,
+        };
+        store.commit(&chat, &record, &[], done.as_deref())?;
+        store.flush().await?;
         if !self.spawn(chat.clone(), session, next_event) {
             return Err(EngineError::AlreadyLive(chat));
         }
         Ok(())
+    }
+
+    /// Restarts the driver of a stored live session that has none in this process (its driver
+    /// stopped on a store failure). `false` when there is no such session.
+    fn resume(&self, chat: &ChatId) -> Result<bool, EngineError> {
+        if self.closing() {
+            return Err(EngineError::Driver(DriverError::Stopped));
+        }
+        match self.inner.shared.store.load_session(chat)? {
+            Some(record) if !record.snapshot.is_ended() => {
+                let session = Session::restore(
+                    self.inner.session_config.clone(),
+                    record.snapshot,
+                    clock::now(),
+                );
+                self.spawn(chat.clone(), session, record.next_event);
+                Ok(true)
+            }
+            Some(_) | None => Ok(false),
+        }
+    }
+
+    fn closing(&self) -> bool {
+        self.inner.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Passes a visitor action to the chat's session; returns once it is durable.
@@ -146,11 +189,15 @@ impl Engine {
         action: VisitorAction,
         done: Option<Vec<u8>>,
     ) -> Result<(), EngineError> {
-        let handle = self
-            .inner
-            .registry
-            .get(chat)
-            .ok_or_else(|| EngineError::UnknownChat(chat.clone()))?;
+        let handle = match self.inner.registry.get(chat) {
+            Some(handle) => handle,
+            None if self.resume(chat)? => self
+                .inner
+                .registry
+                .get(chat)
+                .ok_or(EngineError::Driver(DriverError::Stopped))?,
+            None => return Err(EngineError::UnknownChat(chat.clone())),
+        };
         let (reply, answer) = oneshot::channel();
         handle
             .commands
@@ -166,6 +213,18 @@ impl Engine {
     /// The chat's undelivered session events, oldest first.
     pub fn outbox(&self, chat: &ChatId) -> Result<Vec<OutboxEntry>, EngineError> {
         Ok(self.inner.shared.store.outbox(chat)?)
+    }
+
+    /// Forgets an ended chat whose events were all taken (keeps the store from growing).
+    pub fn forget_ended(&self, chat: &ChatId) -> Result<(), EngineError> {
+        let store = &self.inner.shared.store;
+        let ended = store
+            .load_session(chat)?
+            .is_some_and(|r| r.snapshot.is_ended());
+        if ended && store.outbox(chat)?.is_empty() && self.inner.registry.get(chat).is_none() {
+            store.remove(chat)?;
+        }
+        Ok(())
     }
 
     /// Marks the chat's events up to `seq` as delivered.
@@ -206,6 +265,9 @@ impl Engine {
     /// Stops every driver (their sessions stay alive in Salesforce and resume on the next
     /// open), then flushes the store.
     pub async fn shutdown(self) -> Result<(), EngineError> {
+        self.inner
+            .closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         for handle in self.inner.registry.drain() {
             let _ = handle.commands.send(Command::Stop).await;
         }
@@ -218,6 +280,9 @@ impl Engine {
     }
 
     fn spawn(&self, chat: ChatId, session: Session, next_event: u64) -> bool {
+        if self.closing() {
+            return false;
+        }
         let (commands, commands_rx) = mpsc::channel(64);
         let (state_tx, state) = watch::channel(session.state());
         if !self

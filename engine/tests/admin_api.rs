@@ -182,5 +182,35 @@ async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
     )
     .await;
     assert_eq!(status, 404);
+    let (status, _) = call(
+        "POST",
+        &format!("{admin}/admin/conversations/end"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "a path without an id is not found (and does not panic)"
+    );
+    // Once the end has come back from the session, there is nothing left to end.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = call("GET", &format!("{admin}/admin/conversations"), Some(TOKEN)).await;
+        if body.contains("\"chatting\":false") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the conversation never went idle: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = call(
+        "POST",
+        &format!("{admin}/admin/conversations/wechat%3AoAdminUser/end"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, 409, "no live chat to end");
     app.shutdown().await.unwrap();
 }

@@ -143,3 +143,47 @@ async fn refuses_a_store_written_by_a_newer_schema() {
         })
     ));
 }
+
+#[tokio::test]
+async fn a_started_chat_is_stored_and_its_action_removed_in_one_step() {
+    use switchboard_engine::{Endpoint, Engine, EngineConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    store
+        .actions()
+        .insert(b"conv\0s\0\0\0\0\0\0\0\x01", b"start")
+        .unwrap();
+    let engine = Engine::with_store(
+        std::sync::Arc::new(store.clone()),
+        EngineConfig {
+            data_dir: dir.path().to_path_buf(),
+            // Nothing listens here: the session stays in Init, which is all this test needs.
+            live_agent: Endpoint::parse("http://127.0.0.1:9").unwrap(),
+            session: SessionConfig::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let chat = ChatId("conv#1".into());
+    engine
+        .start_chat_once(
+            chat.clone(),
+            ChatRequest::default(),
+            Some(b"conv\0s\0\0\0\0\0\0\0\x01".to_vec()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.has_session(&chat).unwrap(),
+        "the session is stored before its driver runs"
+    );
+    assert!(
+        store.actions().is_empty(),
+        "and the action that asked for it is gone with it"
+    );
+    assert!(matches!(
+        engine.start_chat(chat, ChatRequest::default()).await,
+        Err(switchboard_engine::EngineError::AlreadyLive(_))
+    ));
+    engine.shutdown().await.unwrap();
+}

@@ -115,4 +115,6 @@ pub enum Input {
     /// The time from [`Conversation::poll_timeout`](super::Conversation::poll_timeout) was
     /// reached.
     Timeout,
+    /// An operator ends the live chat (as if the user had typed an end keyword).
+    EndChat,
 }

@@ -144,6 +144,10 @@ impl Conversation {
                 StateKind::Idle | StateKind::Waiting | StateKind::Chatting | StateKind::Ending,
                 Input::Timeout,
             ) => {}
+            (StateKind::Waiting | StateKind::Chatting, Input::EndChat) => self.end_by_user(),
+            (StateKind::Idle | StateKind::Ending, Input::EndChat) => {
+                return Err(ConversationError::NoLiveChat);
+            }
         }
         self.run_due(now);
         self.finish(&before);

@@ -717,3 +717,21 @@ fn a_late_wake_up_past_the_window_end_reports_instead_of_sending() {
     assert!(send_ids(&out).is_empty());
     assert_eq!(to_agent(&out).len(), 1);
 }
+
+#[test]
+fn an_operator_ends_a_live_chat_like_the_user_would_and_not_an_idle_one() {
+    let mut idle = Harness::new();
+    assert_eq!(
+        idle.chat.handle(Input::EndChat, Timestamp::from_millis(0)),
+        Err(ConversationError::NoLiveChat)
+    );
+    let mut h = Harness::chatting();
+    let out = h.input(Input::EndChat);
+    assert_eq!(
+        out,
+        vec![Output::Persist, Output::Visitor(VisitorAction::End)]
+    );
+    assert_eq!(h.chat.state(), StateKind::Ending);
+    // Text typed before the session confirms the end is held, not sent to the ending chat.
+    assert!(to_agent(&h.user(text("wait"))).is_empty());
+}

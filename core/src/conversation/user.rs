@@ -117,7 +117,7 @@ impl Conversation {
         self.staged.push(Output::StartChat(request));
     }
 
-    fn end_by_user(&mut self) {
+    pub(super) fn end_by_user(&mut self) {
         let agent = match &self.persisted.state {
             State::Chatting(chatting) => Some(chatting.agent.name.clone()),
             State::Idle | State::Waiting(_) | State::Ending(_) => None,

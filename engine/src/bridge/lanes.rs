@@ -84,8 +84,16 @@ impl Bridge {
     async fn perform(&self, id: &str, key: Vec<u8>, action: Action) {
         match action {
             Action::StartChat(chat, request) => {
-                match self.inner.engine.start_chat(chat, request).await {
-                    Ok(()) | Err(EngineError::AlreadyLive(_)) => self.forget(&key).await,
+                let started = self
+                    .inner
+                    .engine
+                    .start_chat_once(chat, request, Some(key.clone()))
+                    .await;
+                match started {
+                    // Started (the action left the queue with the new session), or an earlier
+                    // run of this action already did.
+                    Ok(()) => {}
+                    Err(EngineError::AlreadyLive(_)) => self.forget(&key).await,
                     Err(e) => {
                         warn!(conversation = id, error = %e, "chat not started; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -114,7 +122,9 @@ impl Bridge {
             }
             Action::Send(delivery, message) => {
                 let started = tokio::time::Instant::now();
-                let outcome = self.deliver(id, &message).await;
+                let Some(outcome) = self.deliver(id, &message).await else {
+                    return;
+                };
                 self.inner.latency.observe(started.elapsed());
                 let input = match outcome {
                     Ok(()) => ConvInput::Delivered { id: delivery },
@@ -140,11 +150,12 @@ impl Bridge {
         }
     }
 
-    /// Delivers with retries as the channel's error says.
-    async fn deliver(&self, id: &str, message: &ToUser) -> Result<(), DeliveryFailure> {
+    /// Delivers with retries as the channel's error says; `None` when interrupted by shutdown
+    /// (the action stays queued).
+    async fn deliver(&self, id: &str, message: &ToUser) -> Option<Result<(), DeliveryFailure>> {
         let (channel, user) = {
             let Some(entry) = self.entry(id) else {
-                return Err(DeliveryFailure::GaveUp("conversation gone".into()));
+                return Some(Err(DeliveryFailure::GaveUp("conversation gone".into())));
             };
             let entry = entry.lock().await;
             (
@@ -153,9 +164,9 @@ impl Bridge {
             )
         };
         let Some(channel) = self.inner.channels.get(&channel).cloned() else {
-            return Err(DeliveryFailure::GaveUp(format!(
+            return Some(Err(DeliveryFailure::GaveUp(format!(
                 "channel {channel} is not configured"
-            )));
+            ))));
         };
         let outbound = match message {
             ToUser::Text(text) => Outbound::Text(text.clone()),
@@ -167,29 +178,37 @@ impl Bridge {
         let mut refreshed = false;
         loop {
             let error = match channel.deliver(&user, &outbound).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Some(Ok(())),
                 Err(error) => error,
             };
             match error.action() {
                 DeliveryAction::RetryLater if started.elapsed() < GIVE_UP_AFTER => {}
                 DeliveryAction::RefreshCredentialsAndRetryOnce if !refreshed => refreshed = true,
                 DeliveryAction::GiveUpAndTellAgent => {
-                    return Err(match error.give_up_reason() {
+                    return Some(Err(match error.give_up_reason() {
                         Some(GiveUpReason::WindowClosed) => DeliveryFailure::WindowClosed,
                         Some(GiveUpReason::QuotaExhausted) => DeliveryFailure::QuotaExhausted,
                         Some(_) | None => DeliveryFailure::GaveUp(error.to_string()),
-                    });
+                    }));
                 }
                 DeliveryAction::AlertOperators => {
                     error!(conversation = id, error = %error, "channel misconfigured");
-                    return Err(DeliveryFailure::GaveUp(error.to_string()));
+                    return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
                 }
                 DeliveryAction::RetryLater | DeliveryAction::RefreshCredentialsAndRetryOnce => {
-                    return Err(DeliveryFailure::GaveUp(error.to_string()));
+                    return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
                 }
             }
             warn!(conversation = id, error = %error, "delivery failed; retrying");
-            tokio::time::sleep(backoff).await;
+            let mut stopping = self.inner.stopping.subscribe();
+            if *stopping.borrow() {
+                // Shutting down: the action stays queued and is retried after the restart.
+                return None;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stopping.changed() => return None,
+            }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }

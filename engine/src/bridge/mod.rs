@@ -46,6 +46,9 @@ pub enum BridgeError {
     /// No such conversation.
     #[error("no conversation {0:?}")]
     UnknownConversation(String),
+    /// The conversation has no live chat to end.
+    #[error("conversation {0:?} has no live chat")]
+    NoLiveChat(String),
 }
 
 /// A conversation as the admin API shows it.
@@ -178,24 +181,22 @@ impl Bridge {
             .entry(id)
             .ok_or_else(|| BridgeError::UnknownConversation(id.to_owned()))?;
         let mut entry = entry.lock().await;
-        let chat = entry.record.live_chat.clone();
-        if let Some(chat) = chat {
-            let done = self.apply(
-                id,
-                &mut entry,
-                None,
-                vec![Action::Visitor(
-                    chat,
-                    switchboard_core::session::VisitorAction::End,
-                )],
-                None,
-                None,
-            );
-            drop(entry);
-            done?;
-            self.inner.store.flush().await?;
-            self.wake(id, Lane::Session);
+        if !entry.conversation.has_live_chat() {
+            return Err(BridgeError::NoLiveChat(id.to_owned()));
         }
+        let applied = self.apply(
+            id,
+            &mut entry,
+            Some(ConvInput::EndChat),
+            Vec::new(),
+            None,
+            None,
+        );
+        drop(entry);
+        applied?;
+        self.inner.store.flush().await?;
+        self.wake(id, Lane::Session);
+        self.wake(id, Lane::User);
         Ok(())
     }
 
@@ -257,6 +258,30 @@ impl Bridge {
         dedupe: Option<&[u8]>,
         done: Option<&[u8]>,
     ) -> Result<(), BridgeError> {
+        let saved = entry.record.clone();
+        let result = self.apply_unsaved(id, entry, input, extra, dedupe, done);
+        if result.is_err() {
+            // Nothing was stored: forget what the input did, so a retry starts from the same
+            // state (a half-applied input would otherwise lose its outputs for good).
+            entry.conversation = Conversation::restore(
+                self.inner.config.clone(),
+                saved.snapshot.clone(),
+                clock::now(),
+            );
+            entry.record = saved;
+        }
+        result
+    }
+
+    fn apply_unsaved(
+        &self,
+        id: &str,
+        entry: &mut Entry,
+        input: Option<ConvInput>,
+        extra: Vec<Action>,
+        dedupe: Option<&[u8]>,
+        done: Option<&[u8]>,
+    ) -> Result<(), BridgeError> {
         let now = clock::now();
         if let Some(input) = input
             && let Err(e) = entry.conversation.handle(input, now)
@@ -284,6 +309,10 @@ impl Bridge {
                 }
                 ConvOutput::Persist => {}
             }
+        }
+        if !entry.conversation.has_live_chat() && actions.iter().all(|a| a.lane() == Lane::User) {
+            // The chat is over: nothing more goes to it, and it need not be watched.
+            entry.record.live_chat = None;
         }
         entry.record.snapshot = entry.conversation.snapshot().clone();
         let mut queued = Vec::with_capacity(actions.len());

@@ -16,8 +16,9 @@ impl Bridge {
     pub(crate) async fn take_session_events(&self) {
         let mut changes = self.inner.engine.subscribe();
         let mut stopping = self.inner.stopping.subscribe();
-        // Whatever arrived while the process was down.
-        self.take_all().await;
+        // A sweep every 5 s (the first at once: whatever arrived while the process was down)
+        // retries chats whose events could not be taken, however busy the gateway is.
+        let mut sweep = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
                 change = changes.recv() => match change {
@@ -25,7 +26,7 @@ impl Bridge {
                     Err(RecvError::Lagged(_)) => self.take_all().await,
                     Err(RecvError::Closed) => return,
                 },
-                () = tokio::time::sleep(Duration::from_secs(5)) => self.take_all().await,
+                _ = sweep.tick() => self.take_all().await,
                 _ = stopping.changed() => return,
             }
         }
@@ -68,15 +69,10 @@ impl Bridge {
             let already =
                 matches!(&entry.record.taken, Some((c, seq)) if c == chat && *seq >= item.seq);
             if !already {
-                entry.record.taken = Some((chat.clone(), item.seq));
-                if let Err(e) = self.apply(
-                    &id,
-                    &mut entry,
-                    Some(ConvInput::Session(item.event)),
-                    Vec::new(),
-                    None,
-                    None,
-                ) {
+                let previous = entry.record.taken.replace((chat.clone(), item.seq));
+                let input = Some(ConvInput::Session(item.event));
+                if let Err(e) = self.apply(&id, &mut entry, input, Vec::new(), None, None) {
+                    entry.record.taken = previous;
                     error!(%chat, error = %e, "session event not stored");
                     return;
                 }
@@ -91,6 +87,9 @@ impl Bridge {
             && let Err(e) = self.inner.engine.ack(chat, seq)
         {
             error!(%chat, error = %e, "outbox not acknowledged");
+        }
+        if let Err(e) = self.inner.engine.forget_ended(chat) {
+            warn!(%chat, error = %e, "ended chat not removed");
         }
         self.wake(&id, Lane::Session);
         self.wake(&id, Lane::User);

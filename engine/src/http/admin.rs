@@ -96,13 +96,16 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
                 serde_json::json!({ "conversations": conversations }).to_string(),
             )
         }
-        ("POST", p) if p.starts_with("/admin/conversations/") && p.ends_with("/end") => {
-            let id = &p["/admin/conversations/".len()..p.len() - "/end".len()];
+        ("POST", p) if conversation_to_end(p).is_some() => {
+            let id = conversation_to_end(p).unwrap_or_default();
             let id = switchboard_core::liveagent::request::percent_decode(id);
             match state.bridge.end_conversation(&id).await {
                 Ok(()) => respond(200, JSON, serde_json::json!({"ended": id}).to_string()),
                 Err(BridgeError::UnknownConversation(_)) => {
                     respond(404, TEXT, "no such conversation\n")
+                }
+                Err(BridgeError::NoLiveChat(_)) => {
+                    respond(409, TEXT, "the conversation has no live chat\n")
                 }
                 Err(e) => respond(503, TEXT, format!("{e}\n")),
             }
@@ -112,4 +115,11 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
         }
         _ => respond(404, TEXT, "not found\n"),
     }
+}
+
+/// `/admin/conversations/{id}/end` → `{id}` (still percent-encoded), if non-empty.
+fn conversation_to_end(path: &str) -> Option<&str> {
+    path.strip_prefix("/admin/conversations/")
+        .and_then(|rest| rest.strip_suffix("/end"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
 }

@@ -93,6 +93,9 @@ pub trait Store: Send + Sync + 'static {
         done: Option<&[u8]>,
     ) -> Result<(), StoreError>;
 
+    /// One chat's stored session, if any.
+    fn load_session(&self, chat: &ChatId) -> Result<Option<SessionRecord>, StoreError>;
+
     /// Whether a session was ever stored for this chat (live or ended).
     fn has_session(&self, chat: &ChatId) -> Result<bool, StoreError>;
 

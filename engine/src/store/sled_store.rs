@@ -143,6 +143,13 @@ impl Store for SledStore {
             .map_err(|e: TransactionError<()>| StoreError::Io(format!("{e:?}")))
     }
 
+    fn load_session(&self, chat: &ChatId) -> Result<Option<SessionRecord>, StoreError> {
+        match self.sessions.get(chat.0.as_bytes()).map_err(io)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
     fn has_session(&self, chat: &ChatId) -> Result<bool, StoreError> {
         self.sessions.contains_key(chat.0.as_bytes()).map_err(io)
     }
