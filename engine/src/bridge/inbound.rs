@@ -52,39 +52,25 @@ impl Bridge {
         };
         let (mut accepted, mut duplicates) = (0, 0);
         let mut touched = Vec::new();
-        for event in &webhook.events {
-            let dedupe = format!("{channel_id}\0{}", event.dedupe_key.0);
-            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
-            // Checked under the conversation's lock: WeChat may deliver the same push again
-            // while the first delivery is still being stored.
-            let mut entry = entry.lock().await;
-            let seen = self
-                .inner
-                .store
-                .inbox()
-                .contains_key(dedupe.as_bytes())
-                .map_err(|e| StoreError::Io(e.to_string()))?;
-            if seen {
-                duplicates += 1;
-                continue;
-            }
-            let input = user_message(event).map(ConvInput::User);
-            self.apply(
-                &id,
-                &mut entry,
-                input,
-                Vec::new(),
-                Some(dedupe.as_bytes()),
-                None,
-            )?;
-            accepted += 1;
-            touched.push(id);
+        let stored = self
+            .take_in(
+                channel_id,
+                &webhook.events,
+                &mut touched,
+                &mut accepted,
+                &mut duplicates,
+            )
+            .await;
+        // Flush (also covers a duplicate whose first delivery is still being stored) and wake
+        // the workers whatever happened: work stored by an earlier delivery whose flush failed
+        // must not wait for the user's next message.
+        let flushed = self.inner.store.flush().await;
+        for id in &touched {
+            self.wake(id, Lane::Session);
+            self.wake(id, Lane::User);
         }
-        self.inner.store.flush().await?;
-        for id in touched {
-            self.wake(&id, Lane::Session);
-            self.wake(&id, Lane::User);
-        }
+        stored?;
+        flushed?;
         let HttpReply {
             status,
             content_type,
@@ -97,6 +83,48 @@ impl Bridge {
             accepted,
             duplicates,
         })
+    }
+}
+
+impl Bridge {
+    /// Stores each new event's effect with its dedupe key; lists the conversations touched.
+    async fn take_in(
+        &self,
+        channel_id: &str,
+        events: &[InboundEvent],
+        touched: &mut Vec<String>,
+        accepted: &mut usize,
+        duplicates: &mut usize,
+    ) -> Result<(), BridgeError> {
+        for event in events {
+            let dedupe = format!("{channel_id}\0{}", event.dedupe_key.0);
+            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
+            touched.push(id.clone());
+            // Checked under the conversation's lock: WeChat may deliver the same push again
+            // while the first delivery is still being stored.
+            let mut entry = entry.lock().await;
+            let seen = self
+                .inner
+                .store
+                .inbox()
+                .contains_key(dedupe.as_bytes())
+                .map_err(|e| StoreError::Io(e.to_string()))?;
+            if seen {
+                *duplicates += 1;
+                continue;
+            }
+            let input = user_message(event).map(ConvInput::User);
+            self.apply(
+                &id,
+                &mut entry,
+                input,
+                Vec::new(),
+                Some(dedupe.as_bytes()),
+                None,
+            )?;
+            *accepted += 1;
+        }
+        Ok(())
     }
 }
 
