@@ -174,9 +174,7 @@ impl App {
         for listener in self.listeners {
             let _ = listener.await;
         }
-        self.bridge.stop();
-        // Give workers a moment to finish the action they are on.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.bridge.shutdown().await;
         self.engine.shutdown().await?;
         Ok(())
     }

@@ -213,4 +213,10 @@ async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
     .await;
     assert_eq!(status, 409, "no live chat to end");
     app.shutdown().await.unwrap();
+    // Nothing of the gateway runs on after shutdown: the store's lock is free again.
+    let reopened = switchboard_engine::SledStore::open(dir.path());
+    assert!(
+        reopened.is_ok(),
+        "store still locked after shutdown: {reopened:?}"
+    );
 }

@@ -96,6 +96,7 @@ pub(crate) struct Inner {
     deadlines: Mutex<BTreeMap<String, Timestamp>>,
     stopping: tokio::sync::watch::Sender<bool>,
     latency: crate::metrics::DeliveryLatency,
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Bridge {
@@ -124,6 +125,7 @@ impl Bridge {
                 deadlines: Mutex::new(BTreeMap::new()),
                 stopping,
                 latency: crate::metrics::DeliveryLatency::default(),
+                background: Mutex::new(Vec::new()),
             }),
         };
         let now = clock::now();
@@ -205,9 +207,18 @@ impl Bridge {
         self.inner.latency.render()
     }
 
-    /// Stops the background tasks (pending actions stay stored and resume on the next start).
-    pub fn stop(&self) {
+    /// Stops the background tasks and the workers, waiting (up to 10 s) for each to finish the
+    /// step it is on. Pending actions stay stored and resume on the next start.
+    pub async fn shutdown(&self) {
         let _ = self.inner.stopping.send(true);
+        let background = std::mem::take(&mut *lock(&self.inner.background));
+        for task in background {
+            let _ = task.await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !lock(&self.inner.running).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     fn entry(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Entry>>> {
@@ -354,12 +365,13 @@ impl Bridge {
     }
 
     fn spawn_background(&self) {
-        let bridge = self.clone();
-        tokio::spawn(async move { bridge.take_session_events().await });
-        let bridge = self.clone();
-        tokio::spawn(async move { bridge.fire_timers().await });
-        let bridge = self.clone();
-        tokio::spawn(async move { bridge.prune_dedupe_keys().await });
+        let (a, b, c) = (self.clone(), self.clone(), self.clone());
+        let tasks = vec![
+            tokio::spawn(async move { a.take_session_events().await }),
+            tokio::spawn(async move { b.fire_timers().await }),
+            tokio::spawn(async move { c.prune_dedupe_keys().await }),
+        ];
+        lock(&self.inner.background).extend(tasks);
     }
 
     /// WeChat retries a push within seconds; dedupe keys older than [`DEDUPE_KEEP`] are

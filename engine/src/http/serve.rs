@@ -1,5 +1,5 @@
 //! A small hyper HTTP/1.1 server: accept loop, one task per connection, body size cap,
-//! graceful stop.
+//! graceful stop that waits for the connections it opened.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,13 +44,15 @@ pub fn respond(
     response
 }
 
-/// Serves `handler` on `listener` until `stop` turns true.
+/// Serves `handler` on `listener` until `stop` turns true; then lets open connections finish
+/// the request they are on (up to 5 s) and closes them, so nothing keeps running after.
 pub async fn serve<H, F>(listener: TcpListener, handler: H, mut stop: watch::Receiver<bool>)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
 {
     let handler = Arc::new(handler);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -60,15 +62,26 @@ where
                     continue;
                 }
             },
-            _ = stop.changed() => return,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            _ = stop.changed() => break,
         };
-        let handler = handler.clone();
-        tokio::spawn(connection(stream, peer, handler));
+        connections.spawn(connection(stream, peer, handler.clone(), stop.clone()));
+    }
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
     }
 }
 
-async fn connection<H, F>(stream: tokio::net::TcpStream, peer: SocketAddr, handler: Arc<H>)
-where
+async fn connection<H, F>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    handler: Arc<H>,
+    mut stop: watch::Receiver<bool>,
+) where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = http::Response<Full<Bytes>>> + Send + 'static,
 {
@@ -89,10 +102,18 @@ where
             Ok::<_, Infallible>(response)
         }
     });
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            // Finish the request in progress, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
         debug!(%peer, error = %e, "connection ended with an error");
     }
 }
