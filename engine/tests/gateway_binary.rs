@@ -25,6 +25,14 @@ struct Gateway {
     webhook: String,
 }
 
+impl Drop for Gateway {
+    /// A failing test must not leave the process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start_gateway(config: &std::path::Path) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["run", "--config"])
