@@ -1,6 +1,7 @@
 //! The shipped binary (`switchboard run --config FILE`) against both simulators: ten WeChat
-//! users chat with agents at once, a Salesforce failover and a SIGKILL-and-restart happen
-//! midway, and every message in both directions arrives once, in order.
+//! users chat with agents at once while Salesforce fails over and the process is SIGKILLed and
+//! restarted, and every message in both directions arrives once, in order. Two crash plans: one
+//! kill at a quiet moment midway, and two kills every round in the middle of the traffic.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -102,8 +103,33 @@ fn received_lines(wechat: &WeChatApiSim, openid: &str) -> Vec<String> {
         .collect()
 }
 
+/// When the process is killed and sessions fail over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crashes {
+    /// Every session fails over after round 2; one SIGKILL after round 3, with nothing in flight.
+    OnceMidway,
+    /// Every round: a SIGKILL right after the users' texts were accepted (before they reached
+    /// the agents) and another while the replies are being delivered; failovers every other round.
+    TwicePerRound,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_restart() {
+    ten_users_chat(Crashes::OnceMidway).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_users_lose_and_repeat_nothing_when_the_binary_is_killed_mid_flight() {
+    ten_users_chat(Crashes::TwicePerRound).await;
+}
+
+fn restart(gateway: &mut Gateway, config: &std::path::Path) {
+    gateway.child.kill().expect("SIGKILL");
+    gateway.child.wait().unwrap();
+    *gateway = start_gateway(config);
+}
+
+async fn ten_users_chat(crashes: Crashes) {
     let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(500)))
         .await
         .unwrap();
@@ -178,6 +204,10 @@ async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_resta
             format!("{openid} message {round}")
         })
         .await;
+        if crashes == Crashes::TwicePerRound {
+            // Accepted (answered 200) means durable: kill before it is passed on.
+            restart(&mut gateway, &config_path);
+        }
         for user in &users {
             let id = session_of(user.openid());
             let expected = format!("{} message {round}", user.openid());
@@ -192,6 +222,11 @@ async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_resta
                 .send_text(&id, &format!("reply {round} to {}", user.openid()))
                 .unwrap();
         }
+        if crashes == Crashes::TwicePerRound {
+            // Kill while the replies are being taken in and delivered.
+            tokio::time::sleep(Duration::from_millis(40 * round as u64)).await;
+            restart(&mut gateway, &config_path);
+        }
         for user in &users {
             let expected = format!("reply {round} to {}", user.openid());
             eventually("the agent's reply on the phone", || {
@@ -201,13 +236,15 @@ async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_resta
             })
             .await;
         }
-        if round == 2 {
+        let failover = match crashes {
+            Crashes::OnceMidway => round == 2,
+            Crashes::TwicePerRound => round % 2 == 0,
+        };
+        if failover {
             assert_eq!(control.failover_all(), USERS, "every session fails over");
         }
-        if round == 3 {
-            gateway.child.kill().expect("SIGKILL");
-            gateway.child.wait().unwrap();
-            gateway = start_gateway(&config_path);
+        if crashes == Crashes::OnceMidway && round == 3 {
+            restart(&mut gateway, &config_path);
         }
     }
 
@@ -229,14 +266,29 @@ async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_resta
             .collect();
         assert_eq!(replies, expected, "to the user, once, in order");
     }
-    let chat_requests = control
-        .recorded()
-        .iter()
-        .filter(|r| r.request.resource == switchboard_core::liveagent::Resource::ChasitorInit)
-        .count();
-    assert_eq!(chat_requests, USERS, "one chat per user, none restarted");
-    gateway.child.kill().unwrap();
-    gateway.child.wait().unwrap();
+    // A kill between sending ChasitorInit (or SessionId) and storing its answer legitimately
+    // repeats it (same sequence number: the server takes it as a duplicate) or leaves an unused
+    // session to expire; what must hold is one chat per user.
+    for user in &users {
+        let chats = control
+            .sessions()
+            .into_iter()
+            .filter(|s| s.phase != switchboard_sim::liveagent::Phase::Created)
+            .filter(|s| s.prechat.iter().any(|(_, v)| v == user.openid()))
+            .count();
+        assert_eq!(chats, 1, "{} has one chat", user.openid());
+    }
+    if crashes == Crashes::OnceMidway {
+        let chat_requests = control
+            .recorded()
+            .iter()
+            .filter(|r| r.request.resource == switchboard_core::liveagent::Resource::ChasitorInit)
+            .count();
+        assert_eq!(
+            chat_requests, USERS,
+            "with nothing in flight at the kill, no request repeats"
+        );
+    }
 }
 
 /// Every user pushes a text at the same time.
