@@ -41,6 +41,29 @@ pub struct Simulated {
 }
 
 impl Simulated {
+    /// Pointed at these simulators, for `app_id`, storing in `data_dir`; encrypted pushes,
+    /// English texts and a 200 ms merge window until changed.
+    pub fn new(
+        live_agent: &switchboard_sim::liveagent::LiveAgentSim,
+        wechat: &switchboard_sim::wechat::WeChatApiSim,
+        app_id: &str,
+        data_dir: impl Into<PathBuf>,
+    ) -> Simulated {
+        let knobs = live_agent.control().knobs();
+        Simulated {
+            live_agent_url: live_agent.base_url(),
+            organization_id: knobs.organization_id,
+            deployment_id: knobs.deployment_id,
+            button_id: knobs.button_id,
+            wechat_api_url: wechat.base_url(),
+            app_id: app_id.to_owned(),
+            encrypted: true,
+            data_dir: data_dir.into(),
+            language: "en".into(),
+            merge_window_ms: 200,
+        }
+    }
+
     /// The configuration file's text.
     pub fn toml(&self) -> String {
         let aes = if self.encrypted {

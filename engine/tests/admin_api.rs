@@ -40,19 +40,10 @@ async fn admin_api_needs_its_token_reports_metrics_and_ends_conversations() {
     let wechat = WeChatApiSim::start(ApiConfig::new("wxadmin0000000001", "secret"))
         .await
         .unwrap();
-    let knobs = live_agent.control().knobs();
     let dir = tempfile::tempdir().unwrap();
     let config = Simulated {
-        live_agent_url: live_agent.base_url(),
-        organization_id: knobs.organization_id,
-        deployment_id: knobs.deployment_id,
-        button_id: knobs.button_id,
-        wechat_api_url: wechat.base_url(),
-        app_id: "wxadmin0000000001".into(),
         encrypted: false,
-        data_dir: dir.path().to_path_buf(),
-        language: "en".into(),
-        merge_window_ms: 200,
+        ..Simulated::new(&live_agent, &wechat, "wxadmin0000000001", dir.path())
     }
     .config()
     .unwrap();

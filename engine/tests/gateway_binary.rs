@@ -137,22 +137,9 @@ async fn ten_users_chat(crashes: Crashes) {
         .await
         .unwrap();
     let control = live_agent.control();
-    let knobs = control.knobs();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");
-    let text = Simulated {
-        live_agent_url: live_agent.base_url(),
-        organization_id: knobs.organization_id,
-        deployment_id: knobs.deployment_id,
-        button_id: knobs.button_id,
-        wechat_api_url: wechat.base_url(),
-        app_id: APP_ID.into(),
-        encrypted: true,
-        data_dir: dir.path().join("data"),
-        language: "en".into(),
-        merge_window_ms: 200,
-    }
-    .toml();
+    let text = Simulated::new(&live_agent, &wechat, APP_ID, dir.path().join("data")).toml();
     std::fs::write(&config_path, text).unwrap();
 
     let mut gateway = start_gateway(&config_path);

@@ -68,18 +68,15 @@ async fn start_gateway(
     app_secret: &str,
     data_dir: &Path,
 ) -> Option<Gateway> {
-    let knobs = live_agent.control().knobs();
     let config = switchboard_engine::simulated::Simulated {
-        live_agent_url: live_agent.base_url(),
-        organization_id: knobs.organization_id,
-        deployment_id: knobs.deployment_id,
-        button_id: knobs.button_id,
-        wechat_api_url: wechat.base_url(),
-        app_id: account.app_id.clone(),
-        encrypted: true,
-        data_dir: data_dir.to_path_buf(),
         language: "zh-CN".into(),
         merge_window_ms: 300,
+        ..switchboard_engine::simulated::Simulated::new(
+            live_agent,
+            wechat,
+            &account.app_id,
+            data_dir,
+        )
     }
     .config()
     .expect("gateway configuration");

@@ -30,18 +30,9 @@ pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .context("starting the WeChat simulator")?;
-    let knobs = live_agent.control().knobs();
     let config = Simulated {
-        live_agent_url: live_agent.base_url(),
-        organization_id: knobs.organization_id,
-        deployment_id: knobs.deployment_id,
-        button_id: knobs.button_id,
-        wechat_api_url: wechat.base_url(),
-        app_id: APP_ID.into(),
-        encrypted: true,
-        data_dir: data_dir.clone(),
-        language: "en".into(),
         merge_window_ms: 800,
+        ..Simulated::new(&live_agent, &wechat, APP_ID, data_dir.clone())
     }
     .config()?;
     crate::logging::init(&config.log);
