@@ -41,14 +41,7 @@ async fn keeps_a_session_whose_poll_is_held() {
     let agent = sim.control();
     let visitor = Visitor::request_chat(&http, "Wei").await;
     assert_eq!(visitor.poll(-1).await.status, 200);
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let poll = visitor.held_poll(&agent, 0).await;
     agent.advance_clock(Duration::from_secs(151));
     // Several sweeps run meanwhile.
     tokio::time::sleep(Duration::from_millis(200)).await;

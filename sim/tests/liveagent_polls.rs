@@ -37,14 +37,7 @@ async fn wakes_a_held_poll_when_the_agent_writes() {
     let agent = sim.control();
     let visitor = Visitor::request_chat(&http, "Wei").await;
     assert_eq!(visitor.poll(-1).await.status, 200);
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("the poll is held");
+    let poll = visitor.held_poll(&agent, 0).await;
     agent.accept(&visitor.id, "Andy").expect("accept");
     let answer = tokio::time::timeout(PROMPTLY, poll)
         .await
@@ -54,14 +47,7 @@ async fn wakes_a_held_poll_when_the_agent_writes() {
     assert_eq!(answer.event_types(), vec!["ChatEstablished"]);
     assert_eq!(answer.json()["messages"][0]["message"]["name"], "Andy");
 
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(1).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held again");
+    let poll = visitor.held_poll(&agent, 1).await;
     agent
         .send_text(&visitor.id, "How can I help?")
         .expect("text");
@@ -83,14 +69,7 @@ async fn wakes_a_held_poll_when_the_visitor_ends_the_chat() {
     let agent = sim.control();
     let mut visitor = Visitor::request_chat(&http, "Wei").await;
     assert_eq!(visitor.poll(-1).await.status, 200);
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let poll = visitor.held_poll(&agent, 0).await;
     let end = visitor
         .post(Resource::ChatEnd, json!({"reason": "client"}))
         .await;
@@ -109,14 +88,7 @@ async fn answers_409_to_a_second_concurrent_poll() {
     let agent = sim.control();
     let visitor = Visitor::request_chat(&http, "Wei").await;
     assert_eq!(visitor.poll(-1).await.status, 200);
-    let first = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let first = visitor.held_poll(&agent, 0).await;
     let second = visitor.poll(0).await;
     assert_eq!(second.status, 409, "{}", second.body);
     // The first poll is still the session's poller and gets the next events.
@@ -159,14 +131,7 @@ async fn releases_the_hold_when_the_client_disconnects() {
         .expect("the hold is released when the client goes away");
 
     // The next poll is the only one: held (not 409) and answered by the agent's action.
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let poll = visitor.held_poll(&agent, 0).await;
     agent.accept(&visitor.id, "Andy").expect("accept");
     let answer = tokio::time::timeout(PROMPTLY, poll)
         .await
@@ -183,14 +148,7 @@ async fn answers_503_to_a_held_poll_on_failover() {
     let visitor = Visitor::request_chat(&http, "Wei").await;
     let first = visitor.poll(-1).await;
     let offset = first.json()["offset"].as_i64().expect("offset");
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let poll = visitor.held_poll(&agent, 0).await;
     agent.failover(&visitor.id).expect("failover");
     let answer = tokio::time::timeout(PROMPTLY, poll)
         .await
@@ -257,14 +215,7 @@ async fn answers_held_polls_when_the_simulator_shuts_down() {
     let agent = sim.control();
     let visitor = Visitor::request_chat(&http, "Wei").await;
     assert_eq!(visitor.poll(-1).await.status, 200);
-    let poll = tokio::spawn({
-        let visitor = visitor.clone();
-        async move { visitor.poll(0).await }
-    });
-    agent
-        .wait_for_session(&visitor.id, PROMPTLY, |v| v.polling)
-        .await
-        .expect("held");
+    let poll = visitor.held_poll(&agent, 0).await;
     tokio::time::timeout(PROMPTLY, sim.shutdown())
         .await
         .expect("shutdown does not wait for the hold");

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use switchboard_core::liveagent::{LiveAgentRequest, Method, Resource};
-use switchboard_sim::liveagent::{Knobs, LiveAgentSim, SimConfig};
+use switchboard_sim::liveagent::{AgentControl, Knobs, LiveAgentSim, SimConfig};
 
 /// An HTTP answer.
 #[derive(Debug, Clone)]
@@ -185,6 +185,21 @@ impl Visitor {
     /// `GET System/Messages?ack=…`.
     pub async fn poll(&self, ack: i64) -> Answer {
         self.http.send(&self.poll_request(ack)).await
+    }
+
+    /// Starts a poll and waits until the simulator holds it; the handle yields its answer.
+    pub async fn held_poll(
+        &self,
+        agent: &AgentControl,
+        ack: i64,
+    ) -> tokio::task::JoinHandle<Answer> {
+        let visitor = self.clone();
+        let poll = tokio::spawn(async move { visitor.poll(ack).await });
+        agent
+            .wait_for_session(&self.id, Duration::from_secs(20), |v| v.polling)
+            .await
+            .expect("the poll is held");
+        poll
     }
 
     /// A sequenced visitor POST.
