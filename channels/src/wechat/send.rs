@@ -57,9 +57,18 @@ fn without_controls(text: &str) -> String {
         .collect()
 }
 
-fn json_body(value: &serde_json::Value) -> Bytes {
-    // serde_json writes non-ASCII as raw UTF-8, never as `\uXXXX` (J1).
-    Bytes::from(value.to_string())
+impl<'a> Call<'a> {
+    /// A JSON POST to `path`.
+    fn json(path: &'a str, value: &serde_json::Value) -> Self {
+        Call {
+            method: Method::POST,
+            path,
+            query: &[],
+            content_type: Some("application/json; charset=utf-8"),
+            // serde_json writes non-ASCII as raw UTF-8, never as `\uXXXX` (J1).
+            body: Bytes::from(value.to_string()),
+        }
+    }
 }
 
 impl WeChatChannel {
@@ -152,15 +161,7 @@ impl WeChatChannel {
         to: &UserId,
         body: serde_json::Value,
     ) -> Result<(), DeliveryError> {
-        let result = self
-            .call(Call {
-                method: Method::POST,
-                path: SEND_PATH,
-                query: &[],
-                content_type: Some("application/json; charset=utf-8"),
-                body: json_body(&body),
-            })
-            .await;
+        let result = self.call(Call::json(SEND_PATH, &body)).await;
         match result {
             Ok(_) => {
                 self.windows.record_sent(to, self.clock.now_unix());
@@ -317,15 +318,7 @@ impl WeChatChannel {
             TypingState::Off => "CancelTyping",
         };
         let body = json!({"touser": to.as_str(), "command": command});
-        let result = self
-            .call(Call {
-                method: Method::POST,
-                path: TYPING_PATH,
-                query: &[],
-                content_type: Some("application/json; charset=utf-8"),
-                body: json_body(&body),
-            })
-            .await;
+        let result = self.call(Call::json(TYPING_PATH, &body)).await;
         match result {
             Ok(_) => {
                 let mut typing = self.typing.lock().unwrap_or_else(|p| p.into_inner());
