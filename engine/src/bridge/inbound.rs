@@ -114,14 +114,7 @@ impl Bridge {
                 continue;
             }
             let input = user_message(event).map(ConvInput::User);
-            self.apply(
-                &id,
-                &mut entry,
-                input,
-                Vec::new(),
-                Some(dedupe.as_bytes()),
-                None,
-            )?;
+            self.apply(&id, &mut entry, input, Some(dedupe.as_bytes()), None)?;
             *accepted += 1;
         }
         Ok(())

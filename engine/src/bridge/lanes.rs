@@ -137,7 +137,7 @@ impl Bridge {
                     return self.forget(&key).await;
                 };
                 let mut entry = entry.lock().await;
-                let applied = self.apply(id, &mut entry, Some(input), Vec::new(), None, Some(&key));
+                let applied = self.apply(id, &mut entry, Some(input), None, Some(&key));
                 drop(entry);
                 match applied {
                     Ok(()) => {

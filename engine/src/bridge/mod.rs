@@ -186,14 +186,7 @@ impl Bridge {
         if !entry.conversation.has_live_chat() {
             return Err(BridgeError::NoLiveChat(id.to_owned()));
         }
-        let applied = self.apply(
-            id,
-            &mut entry,
-            Some(ConvInput::EndChat),
-            Vec::new(),
-            None,
-            None,
-        );
+        let applied = self.apply(id, &mut entry, Some(ConvInput::EndChat), None, None);
         drop(entry);
         applied?;
         self.inner.store.flush().await?;
@@ -265,12 +258,11 @@ impl Bridge {
         id: &str,
         entry: &mut Entry,
         input: Option<ConvInput>,
-        extra: Vec<Action>,
         dedupe: Option<&[u8]>,
         done: Option<&[u8]>,
     ) -> Result<(), BridgeError> {
         let saved = entry.record.clone();
-        let result = self.apply_unsaved(id, entry, input, extra, dedupe, done);
+        let result = self.apply_unsaved(id, entry, input, dedupe, done);
         if result.is_err() {
             // Nothing was stored: forget what the input did, so a retry starts from the same
             // state (a half-applied input would otherwise lose its outputs for good).
@@ -289,7 +281,6 @@ impl Bridge {
         id: &str,
         entry: &mut Entry,
         input: Option<ConvInput>,
-        extra: Vec<Action>,
         dedupe: Option<&[u8]>,
         done: Option<&[u8]>,
     ) -> Result<(), BridgeError> {
@@ -299,7 +290,7 @@ impl Bridge {
         {
             warn!(conversation = id, error = %e, "input refused by the conversation");
         }
-        let mut actions = extra;
+        let mut actions = Vec::new();
         while let Some(output) = entry.conversation.poll_output() {
             match output {
                 ConvOutput::StartChat(request) => {
@@ -412,14 +403,7 @@ impl Bridge {
                     continue;
                 };
                 let mut entry = entry.lock().await;
-                let applied = self.apply(
-                    &id,
-                    &mut entry,
-                    Some(ConvInput::Timeout),
-                    Vec::new(),
-                    None,
-                    None,
-                );
+                let applied = self.apply(&id, &mut entry, Some(ConvInput::Timeout), None, None);
                 drop(entry);
                 if let Err(e) = applied {
                     warn!(conversation = id, error = %e, "timer not applied");

@@ -71,7 +71,7 @@ impl Bridge {
             if !already {
                 let previous = entry.record.taken.replace((chat.clone(), item.seq));
                 let input = Some(ConvInput::Session(item.event));
-                if let Err(e) = self.apply(&id, &mut entry, input, Vec::new(), None, None) {
+                if let Err(e) = self.apply(&id, &mut entry, input, None, None) {
                     entry.record.taken = previous;
                     error!(%chat, error = %e, "session event not stored");
                     return;
