@@ -18,7 +18,10 @@ use tracing::info;
 use crate::bridge::{Bridge, BridgeError};
 use crate::config::{ChannelConfig, Config, ConfigError, secret_from_env};
 use crate::engine::{Engine, EngineConfig, EngineError};
-use crate::http::{AdminState, admin_handler, public_handler, serve};
+use crate::http::limits::{ADMIN_MAX_CONNECTIONS, inbound_cap};
+use crate::http::{
+    AdminState, ConnectionCounters, ListenerLimits, admin_handler, public_handler, serve,
+};
 use crate::metrics::WebhookCounters;
 use crate::store::SledStore;
 
@@ -90,6 +93,7 @@ impl App {
         let channels = build_channels(config, secrets)?;
         let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
         let conversation = conversation_config(config)?;
+        let inbound = inbound_connections(config)?;
         let store = SledStore::open(&config.data_dir).map_err(EngineError::from)?;
         let engine = Engine::with_store(
             Arc::new(store.clone()),
@@ -118,10 +122,16 @@ impl App {
         })?;
         let (stop, stopped) = watch::channel(false);
         let webhooks = Arc::new(WebhookCounters::default());
+        let connections = [
+            Arc::new(ConnectionCounters::default()),
+            Arc::new(ConnectionCounters::default()),
+        ];
         let public_bridge = bridge.clone();
         let public_counters = webhooks.clone();
         let public_task = tokio::spawn(serve(
             public,
+            ListenerLimits::new(&config.http, inbound),
+            connections[0].clone(),
             move |request| public_handler(public_bridge.clone(), public_counters.clone(), request),
             stopped.clone(),
         ));
@@ -129,10 +139,13 @@ impl App {
             engine: engine.clone(),
             bridge: bridge.clone(),
             webhooks,
+            connections: connections.clone(),
             token: Arc::new(admin_token),
         };
         let admin_task = tokio::spawn(serve(
             admin,
+            ListenerLimits::new(&config.http, ADMIN_MAX_CONNECTIONS),
+            connections[1].clone(),
             move |request| admin_handler(state.clone(), request),
             stopped,
         ));
@@ -178,6 +191,22 @@ impl App {
         self.engine.shutdown().await?;
         Ok(())
     }
+}
+
+/// The public listener's connection bound within this process's open-file limit.
+fn inbound_connections(config: &Config) -> Result<usize, ConfigError> {
+    let (nofile, _) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+    let cap = inbound_cap(
+        config.http.max_connections,
+        nofile,
+        config.http.reserved_fds,
+    )?;
+    info!(
+        max_connections = cap,
+        open_file_limit = nofile,
+        "inbound connections bounded"
+    );
+    Ok(cap)
 }
 
 fn build_channels(

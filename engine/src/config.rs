@@ -70,6 +70,9 @@ pub struct Config {
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Timeouts and connection limits of both listeners.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
@@ -117,6 +120,56 @@ fn default_admin_listen() -> SocketAddr {
 
 fn default_admin_token_env() -> String {
     "SWITCHBOARD_ADMIN_TOKEN".into()
+}
+
+/// `[http]`: how long the listeners wait for a client and how many connections they hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds from a connection's first byte (or its opening) to the end of the request head.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: f64,
+    /// Seconds from the end of the head to the end of the body.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: f64,
+    /// Seconds a kept-alive connection may sit between requests.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: f64,
+    /// Most connections the public listener holds at once; more are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Open files kept for connections to the agent desk (one long poll per live chat), which
+    /// inbound connections can never take. Default: three quarters of the open-file limit.
+    #[serde(default)]
+    pub reserved_fds: Option<u64>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: default_header_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            max_connections: default_max_connections(),
+            reserved_fds: None,
+        }
+    }
+}
+
+fn default_header_timeout() -> f64 {
+    5.0
+}
+
+fn default_body_timeout() -> f64 {
+    2.0
+}
+
+fn default_idle_timeout() -> f64 {
+    15.0
+}
+
+fn default_max_connections() -> usize {
+    1024
 }
 
 /// `[log]`
@@ -334,6 +387,18 @@ impl Config {
         if !(self.live_agent.retry_delay_secs > 0.0 && self.live_agent.retry_delay_secs <= 60.0) {
             return Err(invalid("live_agent.retry_delay_secs", "must be in (0, 60]"));
         }
+        for (field, value) in [
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.body_timeout_secs", self.http.body_timeout_secs),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
+        ] {
+            if !(value > 0.0 && value <= 3600.0) {
+                return Err(invalid(field, "must be in (0, 3600]"));
+            }
+        }
+        if self.http.max_connections == 0 {
+            return Err(invalid("http.max_connections", "must be at least 1"));
+        }
         if !["en", "zh-CN"].contains(&self.conversation.language.as_str()) {
             return Err(invalid(
                 "conversation.language",
@@ -426,6 +491,20 @@ token_env = "WECHAT_TOKEN"
         assert_eq!(config.live_agent.api_version, 52);
         assert_eq!(config.conversation.end_keywords, vec!["end", "结束"]);
         assert_eq!(config.channels[0].id(), "main");
+        assert_eq!(config.http.header_timeout_secs, 5.0);
+        assert_eq!(config.http.body_timeout_secs, 2.0);
+        assert_eq!(config.http.max_connections, 1024);
+        assert_eq!(config.http.reserved_fds, None);
+    }
+
+    #[test]
+    fn listener_limits_must_be_usable() {
+        let bad = format!("{MINIMAL}\n[http]\nheader_timeout_secs = 0\n");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(err.starts_with("http.header_timeout_secs:"), "{err}");
+        let bad = format!("{MINIMAL}\n[http]\nmax_connections = 0\n");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(err.starts_with("http.max_connections:"), "{err}");
     }
 
     #[test]

@@ -3,105 +3,20 @@
 //! restarted, and every message in both directions arrives once, in order. Two crash plans: one
 //! kill at a quiet moment midway, and two kills every round in the middle of the traffic.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use switchboard_engine::simulated::{self, Simulated};
+use support::{all_push, eventually, received_lines, start_gateway, users as wechat_users};
+use switchboard_engine::simulated::Simulated;
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+use switchboard_sim::wechat::WeChatApiSim;
 use switchboard_sim::wechat::state::ApiConfig;
-use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
 
-const APP_ID: &str = "wx5823bf96d3bd56c7";
-const APP_SECRET: &str = "test-app-secret";
-const TOKEN: &str = "spamtest";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+use support::{APP_ID, APP_SECRET, Gateway};
+
 const USERS: usize = 10;
 const ROUNDS: usize = 4;
-const PATIENCE: Duration = Duration::from_secs(30);
-
-struct Gateway {
-    child: Child,
-    webhook: String,
-}
-
-impl Drop for Gateway {
-    /// A failing test must not leave the process behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_gateway(config: &std::path::Path) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env(simulated::ADMIN_TOKEN_ENV, "admin-secret")
-        .env(simulated::APP_SECRET_ENV, APP_SECRET)
-        .env(simulated::TOKEN_ENV, TOKEN)
-        .env(simulated::AES_KEY_ENV, AES_KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the switchboard binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the binary prints its addresses");
-    // "switchboard: webhooks on http://ADDR/channels/{id}, admin on http://ADDR"
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Gateway {
-        child,
-        webhook: format!("http://{addr}/channels/wechat"),
-    }
-}
-
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn push_text(user: &WeChatUser, webhook: &str, text: &str) {
-    let push = user.text(text);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        // WeChat delivers again until it gets a 200 (or gives up): so does this test.
-        match push.send_to(webhook).await {
-            Ok(answer) if answer.status == 200 => return,
-            Ok(_) | Err(_) => {}
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "push {text:?} never accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Lines the user received, notices included (merged agent lines are split again).
-fn received_lines(wechat: &WeChatApiSim, openid: &str) -> Vec<String> {
-    wechat
-        .sent_texts(openid)
-        .iter()
-        .flat_map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
-        .collect()
-}
 
 /// When the process is killed and sessions fail over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,25 +58,7 @@ async fn ten_users_chat(crashes: Crashes) {
     std::fs::write(&config_path, text).unwrap();
 
     let mut gateway = start_gateway(&config_path);
-    let settings = AccountSettings {
-        account: "gh_test".into(),
-        app_id: APP_ID.into(),
-        token: TOKEN.into(),
-        encoding_aes_key: AES_KEY.into(),
-        mode: PushMode::Safe,
-    };
-    let users: Vec<Arc<WeChatUser>> = (0..USERS)
-        .map(|i| {
-            Arc::new(
-                WeChatUser::new(
-                    settings.clone(),
-                    format!("oUser{i:02}"),
-                    Some(wechat.handle()),
-                )
-                .with_first_msg_id(1_000_000 * (i as u64 + 1)),
-            )
-        })
-        .collect();
+    let users = wechat_users(&wechat, USERS);
 
     // Everyone says hello at once; agents accept every chat.
     all_push(&users, &gateway.webhook, |openid| {
@@ -275,17 +172,5 @@ async fn ten_users_chat(crashes: Crashes) {
             chat_requests, USERS,
             "with nothing in flight at the kill, no request repeats"
         );
-    }
-}
-
-/// Every user pushes a text at the same time.
-async fn all_push(users: &[Arc<WeChatUser>], webhook: &str, text: impl Fn(&str) -> String) {
-    let mut pushes = tokio::task::JoinSet::new();
-    for user in users {
-        let (user, webhook, text) = (user.clone(), webhook.to_owned(), text(user.openid()));
-        pushes.spawn(async move { push_text(&user, &webhook, &text).await });
-    }
-    while let Some(done) = pushes.join_next().await {
-        done.expect("push task");
     }
 }

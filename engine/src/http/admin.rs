@@ -14,6 +14,7 @@ use http_body_util::Full;
 use subtle::ConstantTimeEq;
 use switchboard_core::session::StateKind;
 
+use super::limits::{ConnectionCounters, render_connections};
 use super::serve::{Request, respond};
 use crate::bridge::{Bridge, BridgeError};
 use crate::engine::Engine;
@@ -28,6 +29,8 @@ pub struct AdminState {
     pub bridge: Bridge,
     /// Public webhook counters.
     pub webhooks: Arc<WebhookCounters>,
+    /// Connection counters of the public and the admin listener.
+    pub connections: [Arc<ConnectionCounters>; 2],
     /// The bearer token.
     pub token: Arc<String>,
 }
@@ -73,6 +76,8 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
             .collect();
             let mut body = render_prometheus(&state.engine.metrics(), &state.webhooks, &by_state);
             body.push_str(&state.bridge.delivery_latency());
+            let [public, admin] = &state.connections;
+            body.push_str(&render_connections(&[("public", public), ("admin", admin)]));
             respond(200, "text/plain; version=0.0.4", body)
         }
         ("GET", "/admin/sessions") => {

@@ -36,6 +36,7 @@ pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     .config()?;
     crate::logging::init(&config.log);
+    crate::limits::raise_open_file_limit();
     let secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
     let app = App::start(&config, &secrets)
         .await

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 mod check;
 mod demo;
+mod limits;
 mod logging;
 mod run;
 mod sessions;

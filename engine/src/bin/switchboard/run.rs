@@ -11,6 +11,7 @@ use tracing::info;
 pub async fn run(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     crate::logging::init(&config.log);
+    crate::limits::raise_open_file_limit();
     let app = App::start(&config, &EnvSecrets)
         .await
         .context("starting the gateway")?;
