@@ -195,6 +195,11 @@ impl Conversation {
         self.state() != StateKind::Idle
     }
 
+    /// Whether a queue report has arrived since the chat was requested (and no agent joined).
+    pub fn queue_reported(&self) -> bool {
+        matches!(&self.persisted.state, State::Waiting(waiting) if waiting.latest.is_some())
+    }
+
     /// Whether the agent asked for a file that the user has not sent yet.
     pub fn file_requested(&self) -> bool {
         match &self.persisted.state {

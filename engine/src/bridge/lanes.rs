@@ -185,6 +185,7 @@ impl Bridge {
                 DeliveryAction::RetryLater if started.elapsed() < GIVE_UP_AFTER => {}
                 DeliveryAction::RefreshCredentialsAndRetryOnce if !refreshed => refreshed = true,
                 DeliveryAction::GiveUpAndTellAgent => {
+                    super::lifecycle::delivery_given_up(id, &error);
                     return Some(Err(match error.give_up_reason() {
                         Some(GiveUpReason::WindowClosed) => DeliveryFailure::WindowClosed,
                         Some(GiveUpReason::QuotaExhausted) => DeliveryFailure::QuotaExhausted,
@@ -196,6 +197,7 @@ impl Bridge {
                     return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
                 }
                 DeliveryAction::RetryLater | DeliveryAction::RefreshCredentialsAndRetryOnce => {
+                    super::lifecycle::delivery_given_up(id, &error);
                     return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
                 }
             }

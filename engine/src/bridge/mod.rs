@@ -9,6 +9,7 @@
 
 mod inbound;
 mod lanes;
+mod lifecycle;
 mod records;
 mod session_events;
 
@@ -296,6 +297,7 @@ impl Bridge {
                 ConvOutput::StartChat(request) => {
                     entry.record.chats += 1;
                     let chat = ChatId(format!("{id}#{}", entry.record.chats));
+                    lifecycle::chat_requested(id, &chat);
                     entry.record.live_chat = Some(chat.clone());
                     actions.push(Action::StartChat(chat, request));
                 }

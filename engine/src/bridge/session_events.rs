@@ -69,6 +69,8 @@ impl Bridge {
             let already =
                 matches!(&entry.record.taken, Some((c, seq)) if c == chat && *seq >= item.seq);
             if !already {
+                let queue_known = entry.conversation.queue_reported();
+                super::lifecycle::session_event(&id, chat, &item.event, queue_known);
                 let previous = entry.record.taken.replace((chat.clone(), item.seq));
                 let input = Some(ConvInput::Session(item.event));
                 if let Err(e) = self.apply(&id, &mut entry, input, None, None) {
