@@ -181,6 +181,14 @@ impl Driver {
                     }
                 }
                 Output::Event(event) => self.pending_events.push(event),
+                Output::ProtocolError(resource) => {
+                    // The body may hold visitor or agent text: only its resource is named.
+                    warn!(
+                        ?resource,
+                        "Live Agent answered 200 with a body that does not decode; retrying as after a server error"
+                    );
+                    self.shared.metrics.protocol_error();
+                }
                 Output::Persist => self.persist().await?,
                 Output::Request {
                     id,

@@ -14,6 +14,7 @@ pub struct Metrics {
     status_409: AtomicU64,
     status_503: AtomicU64,
     transport_failures: AtomicU64,
+    protocol_errors: AtomicU64,
     persists: AtomicU64,
 }
 
@@ -34,6 +35,8 @@ pub struct MetricsSnapshot {
     pub status_503: u64,
     /// Requests that got no HTTP answer.
     pub transport_failures: u64,
+    /// Success answers whose body did not decode.
+    pub protocol_errors: u64,
     /// Snapshots made durable.
     pub persists: u64,
 }
@@ -63,6 +66,10 @@ impl Metrics {
         }
     }
 
+    pub(crate) fn protocol_error(&self) {
+        self.protocol_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn persisted(&self) {
         self.persists.fetch_add(1, Ordering::Relaxed);
     }
@@ -78,6 +85,7 @@ impl Metrics {
             status_409: get(&self.status_409),
             status_503: get(&self.status_503),
             transport_failures: get(&self.transport_failures),
+            protocol_errors: get(&self.protocol_errors),
             persists: get(&self.persists),
         }
     }
@@ -158,6 +166,11 @@ pub fn render_prometheus(
         "switchboard_liveagent_transport_failures_total",
         "Requests without an HTTP answer.",
         engine.transport_failures,
+    );
+    counter(
+        "switchboard_liveagent_protocol_errors_total",
+        "Success answers whose body does not decode (retried like a server error).",
+        engine.protocol_errors,
     );
     counter(
         "switchboard_persists_total",

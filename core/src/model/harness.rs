@@ -551,6 +551,10 @@ impl Harness {
                     }
                 }
                 Output::Request { id, request, .. } => self.sent(id, request),
+                // The reference server only sends what the spec describes.
+                Output::ProtocolError(resource) => self.violations.push(Violation(format!(
+                    "the reference server's answer to {resource:?} did not decode"
+                ))),
             }
         }
     }

@@ -57,7 +57,7 @@ use io::{Io, Lane, Purpose, Verdict};
 use lane::PostLane;
 use state::{Chat, State};
 
-use crate::liveagent::LiveAgentRequest;
+use crate::liveagent::{LiveAgentRequest, Resource};
 use crate::time::Timestamp;
 
 /// One Live Agent visitor session. See the [module docs](self) for the contract.
@@ -73,6 +73,7 @@ pub struct Session {
 /// Outputs gathered while handling one input, released in contract order by `finish`.
 #[derive(Debug, Default)]
 struct Staged {
+    protocol_errors: Vec<Resource>,
     cancels: Vec<RequestId>,
     events: Vec<SessionEvent>,
     requests: Vec<(RequestId, LiveAgentRequest, Duration)>,
@@ -259,6 +260,12 @@ impl Session {
     /// Releases the staged outputs in contract order.
     fn finish(&mut self, before: &Snapshot) {
         let staged = std::mem::take(&mut self.staged);
+        self.outputs.extend(
+            staged
+                .protocol_errors
+                .into_iter()
+                .map(Output::ProtocolError),
+        );
         self.outputs
             .extend(staged.cancels.into_iter().map(Output::Cancel));
         let had_events = !staged.events.is_empty();

@@ -9,7 +9,8 @@ use crate::liveagent::{LiveAgentRequest, Resource};
 
 /// One output, drained with [`Session::poll_output`](super::Session::poll_output).
 ///
-/// Within one drain the order is: cancellations, events, at most one `Persist`, then requests.
+/// Within one drain the order is: protocol errors, cancellations, events, at most one `Persist`,
+/// then requests.
 /// The driver must make the events and the snapshot durable at `Persist` before it performs any
 /// request that follows.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,11 @@ pub enum Output {
     },
     /// Abort this in-flight request; any answer to it will be ignored.
     Cancel(RequestId),
+    /// The server answered a request to this resource with a success status and a body that is
+    /// not what the protocol says. The machine treats it like a server error (backs off and
+    /// retries, and ends the chat with `ConnectionLost` past the connection budget); this output
+    /// is for the driver's metrics and logs, which should name the resource and not the body.
+    ProtocolError(Resource),
     /// Something happened in the chat, for the conversation and the user.
     Event(SessionEvent),
     /// The state changed: store [`Session::snapshot`](super::Session::snapshot) (with the events

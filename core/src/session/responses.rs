@@ -7,17 +7,31 @@ use super::state::{Chat, ResyncStep, State};
 use super::{EndReason, Session, SessionEvent};
 use crate::liveagent::headers::RECONNECT_SESSION_SINCE;
 use crate::liveagent::responses::{ResyncSessionResponse, decode_reconnect};
-use crate::liveagent::{MessagesResponse, OutOfSync, SessionIdResponse};
+use crate::liveagent::{MessagesResponse, OutOfSync, Resource, SessionIdResponse};
 use crate::time::Timestamp;
 use std::time::Duration;
 
 impl Session {
+    /// The decoded body of a success answer; a body that does not decode is reported as a
+    /// protocol error (the caller then retries as after a server error).
+    fn decoded<T, E>(&mut self, resource: Resource, decoded: Result<T, E>) -> Option<T> {
+        match decoded {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.staged.protocol_errors.push(resource);
+                None
+            }
+        }
+    }
+
     pub(super) fn on_session_id(&mut self, verdict: Verdict, now: Timestamp) {
         if !matches!(self.persisted.state, State::Init) {
             return;
         }
         let created = match verdict {
-            Verdict::Success(body) => SessionIdResponse::decode(&body).ok(),
+            Verdict::Success(body) => {
+                self.decoded(Resource::SessionId, SessionIdResponse::decode(&body))
+            }
             Verdict::NoContent
             | Verdict::Conflict(_)
             | Verdict::Forbidden
@@ -59,14 +73,16 @@ impl Session {
             State::Init | State::Resyncing(_, ResyncStep::Reconnecting) | State::Ended(_) => return,
         }
         match verdict {
-            Verdict::Success(body) => match MessagesResponse::decode(&body) {
-                Ok(batch) => {
-                    self.io.recovered(Lane::Poll);
-                    self.on_batch(batch);
-                    self.after_poll();
+            Verdict::Success(body) => {
+                match self.decoded(Resource::Messages, MessagesResponse::decode(&body)) {
+                    Some(batch) => {
+                        self.io.recovered(Lane::Poll);
+                        self.on_batch(batch);
+                        self.after_poll();
+                    }
+                    None => self.retry_or_give_up(Lane::Poll, now),
                 }
-                Err(_) => self.retry_or_give_up(Lane::Poll, now),
-            },
+            }
             // 409 is a duplicate poll: real clients treat it like 204 and poll again; if the
             // server did terminate the chat, the next poll answers 403.
             Verdict::NoContent | Verdict::Conflict(_) => {
@@ -217,12 +233,14 @@ impl Session {
         match verdict {
             Verdict::Success(body) => {
                 if self.config.api_version >= RECONNECT_SESSION_SINCE {
-                    let Ok(reconnect) = decode_reconnect(&body) else {
+                    let decoded = decode_reconnect(&body);
+                    let Some(reconnect) = self.decoded(Resource::ReconnectSession, decoded) else {
                         return self.retry_or_give_up(Lane::Control, now);
                     };
                     self.reconnected(None, reconnect.affinity_token, reconnect.reset_sequence);
                 } else {
-                    let Ok(resync) = ResyncSessionResponse::decode(&body) else {
+                    let decoded = ResyncSessionResponse::decode(&body);
+                    let Some(resync) = self.decoded(Resource::ResyncSession, decoded) else {
                         return self.retry_or_give_up(Lane::Control, now);
                     };
                     if !resync.is_valid {

@@ -101,7 +101,9 @@ fn requests(out: &[Output]) -> Vec<Sent> {
     out.iter()
         .filter_map(|o| match o {
             Output::Request { id, request, .. } => Some((*id, request.clone())),
-            Output::Cancel(_) | Output::Event(_) | Output::Persist => None,
+            Output::Cancel(_) | Output::Event(_) | Output::Persist | Output::ProtocolError(_) => {
+                None
+            }
         })
         .collect()
 }
@@ -110,7 +112,10 @@ fn events(out: &[Output]) -> Vec<SessionEvent> {
     out.iter()
         .filter_map(|o| match o {
             Output::Event(e) => Some(e.clone()),
-            Output::Request { .. } | Output::Cancel(_) | Output::Persist => None,
+            Output::Request { .. }
+            | Output::Cancel(_)
+            | Output::Persist
+            | Output::ProtocolError(_) => None,
         })
         .collect()
 }
@@ -806,4 +811,60 @@ fn snapshot_round_trips_through_serde() {
     let json = serde_json::to_string(&snapshot).unwrap();
     let back: Snapshot = serde_json::from_str(&json).unwrap();
     assert_eq!(back, snapshot);
+}
+
+#[test]
+fn an_undecodable_200_is_a_protocol_error_retried_like_a_server_error_until_the_budget_ends() {
+    let (mut h, (poll, _)) = Harness::polling();
+    let out = h.respond(
+        poll,
+        200,
+        r#"{"messages":[{"type":"ChatRequestSuccess","message":{"queuePosition":1,"connectionTimeout":"10000"}}],"sequence":0,"offset":3}"#,
+    );
+    let (mut poll, _) = only(requests(&out), Resource::Messages);
+    let mut errors = 0;
+    let mut ended = false;
+    for _ in 0..10 {
+        // A proxy's error page, or a truncated body, with status 200.
+        let out = h.respond(poll, 200, "<html><body>Service Unavailable</body></html>");
+        errors += out
+            .iter()
+            .filter(|o| **o == Output::ProtocolError(Resource::Messages))
+            .count();
+        assert_eq!(
+            out.first(),
+            Some(&Output::ProtocolError(Resource::Messages)),
+            "reported first, for the driver's metrics"
+        );
+        if events(&out).iter().any(|e| {
+            matches!(
+                e,
+                SessionEvent::Ended {
+                    reason: EndReason::ConnectionLost,
+                    ..
+                }
+            )
+        }) {
+            ended = true;
+            break;
+        }
+        // Not polled again at once: backed off like a 5xx.
+        none_of(&requests(&out), Resource::Messages);
+        let out = h.advance(Duration::from_secs(2));
+        poll = only(requests(&out), Resource::Messages).0;
+    }
+    assert!(ended, "the chat ends with connection lost past the budget");
+    assert!(errors >= 5, "each bad answer is reported: {errors}");
+}
+
+#[test]
+fn an_undecodable_session_id_answer_is_a_protocol_error() {
+    let (mut h, out) = Harness::new();
+    let (id, _) = only(requests(&out), Resource::SessionId);
+    let out = h.respond(id, 200, r#"{"id": 42}"#);
+    assert_eq!(
+        out.first(),
+        Some(&Output::ProtocolError(Resource::SessionId))
+    );
+    assert_eq!(h.session.state(), StateKind::Init);
 }
