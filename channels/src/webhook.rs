@@ -150,10 +150,42 @@ pub enum InboundKind {
         /// The entry's key.
         key: String,
     },
-    /// Anything else: media the engine does not forward, platform notifications, types that did
-    /// not exist when this adapter was written. Kept, never rejected.
+    /// The user sent a video clip.
+    Video {
+        /// Where to fetch it.
+        media: MediaRef,
+    },
+    /// The user shared a link.
+    Link {
+        /// Page title.
+        title: String,
+        /// Address.
+        url: String,
+    },
+    /// The platform reported where the user is, on its own (not a place the user shared).
+    LocationReport {
+        /// Latitude, as sent.
+        latitude: String,
+        /// Longitude, as sent.
+        longitude: String,
+        /// Precision, as sent.
+        precision: Option<String>,
+    },
+    /// The user navigated: opened a menu link, scanned a code.
+    Navigation {
+        /// The platform's name for it (e.g. `VIEW`).
+        kind: String,
+        /// Where to: the link, the scene, the scan result.
+        target: Option<String>,
+    },
+    /// A platform event that is not the user's doing, or an event this adapter does not model.
+    Notification {
+        /// The platform's name for it.
+        kind: String,
+    },
+    /// A message type that did not exist when this adapter was written. Kept, never rejected.
     Other {
-        /// The platform's own name for the type (e.g. `event:VIEW`, `video`).
+        /// The platform's own name for the type.
         kind: String,
         /// Top-level fields as text.
         fields: BTreeMap<String, String>,

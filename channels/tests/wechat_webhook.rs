@@ -204,8 +204,52 @@ async fn acknowledges_unknown_message_and_event_types_without_failing() {
     ] {
         let webhook = rig.channel.parse_webhook(&request(&push)).unwrap();
         assert_eq!(webhook.reply.status, StatusCode::OK);
-        assert!(matches!(webhook.events[0].kind, InboundKind::Other { .. }));
+        assert!(
+            matches!(
+                &webhook.events[0].kind,
+                InboundKind::Other { kind, .. } if kind == "hologram"
+            ) || matches!(
+                &webhook.events[0].kind,
+                InboundKind::Notification { kind } if kind == "teleport_event"
+            ),
+            "{:?}",
+            webhook.events[0].kind
+        );
     }
+}
+
+#[tokio::test]
+async fn tells_location_reports_and_navigation_from_messages() {
+    let rig = rig().await;
+    let user = rig.user("oWalker", PushMode::Safe);
+    let kinds: Vec<InboundKind> = [
+        user.location_report("23.137466", "113.352425"),
+        user.event("VIEW", Some("https://shop.example/menu")),
+        user.event("TEMPLATESENDJOBFINISH", None),
+    ]
+    .iter()
+    .map(|push| {
+        let webhook = rig.channel.parse_webhook(&request(push)).unwrap();
+        webhook.events[0].kind.clone()
+    })
+    .collect();
+    assert_eq!(
+        kinds,
+        [
+            InboundKind::LocationReport {
+                latitude: "23.137466".into(),
+                longitude: "113.352425".into(),
+                precision: Some("65.0".into()),
+            },
+            InboundKind::Navigation {
+                kind: "VIEW".into(),
+                target: Some("https://shop.example/menu".into()),
+            },
+            InboundKind::Notification {
+                kind: "TEMPLATESENDJOBFINISH".into(),
+            },
+        ]
+    );
 }
 
 #[tokio::test]

@@ -70,8 +70,8 @@ struct Model {
     live: Option<Live>,
     next_user: u32,
     next_agent: u32,
-    /// Outstanding sends: id → (window number, carries text).
-    pending: BTreeMap<u64, u32>,
+    /// Outstanding sends: id → (window number, agent line tags it carries).
+    pending: BTreeMap<u64, (u32, Vec<u32>)>,
     /// Window bookkeeping: number, when it opened, text sends in it, closed by a failure.
     window: u32,
     window_opened: Option<Timestamp>,
@@ -83,9 +83,10 @@ struct Model {
     agent_fed: BTreeSet<u32>,
     agent_sent: BTreeSet<u32>,
     agent_reported: BTreeMap<u32, u32>,
-    /// Agent lines that were unresolved while the user was ending the chat (the session then
-    /// refuses visitor text, so they may go unreported).
-    excused: BTreeSet<u32>,
+    /// Agent lines in sends the channel refused as the window closed (counted as lost).
+    refused_lines: u32,
+    /// Lost lines the agent was told about, by count.
+    lost_reported: u32,
 }
 
 struct Run {
@@ -180,6 +181,14 @@ impl Run {
                             for tag in tags(text, "agent-") {
                                 *m.agent_reported.entry(tag).or_default() += 1;
                             }
+                            if text.contains("did not reach the customer") {
+                                let count: u32 = text["[Switchboard] ".len()..]
+                                    .split(' ')
+                                    .next()
+                                    .and_then(|n| n.parse().ok())
+                                    .expect("a lost report starts with its count");
+                                m.lost_reported += count;
+                            }
                         }
                         VisitorAction::Text(text) => {
                             for tag in tags(text, "user-") {
@@ -196,7 +205,14 @@ impl Run {
                     }
                 }
                 Output::Send { id, message } => {
-                    assert!(m.pending.insert(id.0, m.window).is_none(), "id reused");
+                    let carried = match message {
+                        ToUser::Text(text) => tags(text, "agent-"),
+                        ToUser::Typing | ToUser::Image { .. } => Vec::new(),
+                    };
+                    assert!(
+                        m.pending.insert(id.0, (m.window, carried)).is_none(),
+                        "id reused"
+                    );
                     match message {
                         ToUser::Text(text) => {
                             let opened =
@@ -231,15 +247,15 @@ impl Run {
         {
             live.joined = true;
         }
-        // Lines still unresolved while the user is ending are excused from the report rule.
-        if m.live.is_some_and(|l| l.visitor_ended) || live_before.is_some_and(|l| l.visitor_ended) {
-            let unresolved: Vec<u32> = m
-                .agent_fed
-                .iter()
-                .filter(|t| !m.agent_sent.contains(t) && !m.agent_reported.contains_key(t))
-                .copied()
-                .collect();
-            m.excused.extend(unresolved);
+        // Reports to the agent never quote a report.
+        for text in out.iter().filter_map(|o| match o {
+            Output::Visitor(VisitorAction::Text(t)) => Some(t),
+            _ => None,
+        }) {
+            assert!(
+                text.matches("[Switchboard]").count() <= 1,
+                "a report quotes a report: {text}"
+            );
         }
     }
 
@@ -306,9 +322,6 @@ impl Run {
                     let tag = self.model.next_agent;
                     self.model.next_agent += 1;
                     self.model.agent_fed.insert(tag);
-                    if live.visitor_ended {
-                        self.model.excused.insert(tag);
-                    }
                     SessionEvent::AgentText {
                         name: "Andy".into(),
                         text: format!("agent-{tag}"),
@@ -340,13 +353,13 @@ impl Run {
         if self.model.pending.is_empty() {
             return;
         }
-        let (&id, &window) = self
+        let id = *self
             .model
             .pending
-            .iter()
+            .keys()
             .nth(pick % self.model.pending.len())
             .expect("non-empty");
-        self.model.pending.remove(&id);
+        let (window, carried) = self.model.pending.remove(&id).expect("pending");
         let id = DeliveryId(id);
         let input = match outcome % 6 {
             0..=2 => Input::Delivered { id },
@@ -369,9 +382,11 @@ impl Run {
                 failure: DeliveryFailure::WindowClosed | DeliveryFailure::QuotaExhausted,
                 ..
             }
-        ) && window == self.model.window
-        {
-            self.model.closed_by_failure = true;
+        ) {
+            self.model.refused_lines += carried.len() as u32;
+            if window == self.model.window {
+                self.model.closed_by_failure = true;
+            }
         }
         self.feed(input, None);
     }
@@ -394,19 +409,33 @@ impl Run {
         assert_eq!(self.chat.poll_output(), None, "restore outputs nothing");
     }
 
-    /// After the run: every agent line went out once, or was reported, or is excused.
+    /// After the run: every agent line went out once or is kept for the user's next message
+    /// (nothing is lost to the keeping limit in runs this short); no loss is over-reported.
     fn finish(&mut self) {
         self.advance(10_000);
         let m = &self.model;
+        let kept: BTreeSet<u32> = self
+            .chat
+            .kept_lines()
+            .iter()
+            .flat_map(|l| tags(l, "agent-"))
+            .collect();
         for tag in &m.agent_fed {
             let sent = m.agent_sent.contains(tag);
             let reports = m.agent_reported.get(tag).copied().unwrap_or(0);
             assert!(reports <= 1, "agent-{tag} reported {reports} times");
             assert!(
-                sent || reports == 1 || m.excused.contains(tag),
-                "agent-{tag} vanished: sent {sent}, reported {reports}"
+                sent != kept.contains(tag),
+                "agent-{tag}: sent {sent}, kept {}",
+                kept.contains(tag)
             );
         }
+        assert!(
+            m.lost_reported <= m.refused_lines,
+            "{} lost reported, {} refused",
+            m.lost_reported,
+            m.refused_lines
+        );
         assert!(self.chat.has_live_chat() == m.live.is_some());
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::bridge::{Bridge, BridgeError};
-use crate::config::{ChannelConfig, Config, ConfigError, secret_from_env};
+use crate::bridge::{Bridge, BridgeChannel, BridgeError};
+use crate::config::{ChannelConfig, Config, ConfigError, forwarding, secret_from_env};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::http::limits::{ADMIN_MAX_CONNECTIONS, inbound_cap};
 use crate::http::{
@@ -90,9 +90,8 @@ impl App {
     /// Validates secrets, opens the store, resumes sessions and conversations, and starts
     /// listening.
     pub async fn start(config: &Config, secrets: &dyn Secrets) -> Result<App, AppError> {
-        let channels = build_channels(config, secrets)?;
+        let channels = build_channels(config, &conversation_config(config)?, secrets)?;
         let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
-        let conversation = conversation_config(config)?;
         let inbound = inbound_connections(config)?;
         let store = SledStore::open(&config.data_dir).map_err(EngineError::from)?;
         let engine = Engine::with_store(
@@ -104,7 +103,7 @@ impl App {
             },
         )
         .await?;
-        let bridge = Bridge::start(engine.clone(), store, channels, conversation)?;
+        let bridge = Bridge::start(engine.clone(), store, channels)?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -211,9 +210,10 @@ fn inbound_connections(config: &Config) -> Result<usize, ConfigError> {
 
 fn build_channels(
     config: &Config,
+    conversation: &ConversationConfig,
     secrets: &dyn Secrets,
-) -> Result<BTreeMap<String, Arc<dyn Channel>>, AppError> {
-    let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
+) -> Result<BTreeMap<String, BridgeChannel>, AppError> {
+    let mut channels = BTreeMap::new();
     for (i, channel) in config.channels.iter().enumerate() {
         match channel {
             ChannelConfig::Wechat(w) => {
@@ -230,7 +230,18 @@ fn build_channels(
                     field: field("encoding_aes_key_env"),
                     message: e.to_string(),
                 })?;
-                channels.insert(w.id.clone(), Arc::new(adapter));
+                let adapter: Arc<dyn Channel> = Arc::new(adapter);
+                let conversation = ConversationConfig {
+                    forward: forwarding(&w.forward_events),
+                    ..conversation.clone()
+                };
+                channels.insert(
+                    w.id.clone(),
+                    BridgeChannel {
+                        adapter,
+                        conversation,
+                    },
+                );
             }
         }
     }

@@ -334,9 +334,33 @@ pub struct WeChatSection {
     /// Environment variable holding the EncodingAESKey (omit for plaintext mode).
     #[serde(default)]
     pub encoding_aes_key_env: Option<String>,
-    /// API base URL (the simulator's in tests).
+    /// Scheme and host of the WeChat API, without `/cgi-bin/` (the simulator's URL in tests).
     #[serde(default = "default_wechat_api")]
     pub api_base: String,
+    /// Events besides messages that reach the agent as chat lines.
+    #[serde(default)]
+    pub forward_events: Vec<ForwardedEvent>,
+}
+
+/// A kind of channel event that is not a message, for `forward_events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardedEvent {
+    /// Periodic location reports (WeChat's `LOCATION` event, every few seconds).
+    LocationReports,
+    /// Menu links opened (`VIEW`), codes scanned (`SCAN`, `scancode_*`).
+    Navigation,
+    /// Platform notifications (`TEMPLATESENDJOBFINISH`) and events the adapter does not model.
+    Notifications,
+}
+
+/// The [`Forwarding`](switchboard_core::conversation::Forwarding) a `forward_events` list asks for.
+pub fn forwarding(events: &[ForwardedEvent]) -> switchboard_core::conversation::Forwarding {
+    switchboard_core::conversation::Forwarding {
+        location_reports: events.contains(&ForwardedEvent::LocationReports),
+        navigation: events.contains(&ForwardedEvent::Navigation),
+        notifications: events.contains(&ForwardedEvent::Notifications),
+    }
 }
 
 fn default_wechat_api() -> String {

@@ -181,6 +181,13 @@ impl Handled {
     }
 }
 
+fn navigation(name: &str, target: Option<&String>) -> InboundKind {
+    InboundKind::Navigation {
+        kind: name.to_owned(),
+        target: target.filter(|t| !t.is_empty()).cloned(),
+    }
+}
+
 /// The channel-neutral event for a push.
 pub fn inbound_event(msg: &Message) -> InboundEvent {
     let other = |kind: String| InboundKind::Other {
@@ -220,16 +227,37 @@ pub fn inbound_event(msg: &Message) -> InboundEvent {
             longitude: longitude.clone(),
             label: label.clone(),
         },
-        MessageKind::Video { short, .. } => {
-            other(if *short { "shortvideo" } else { "video" }.into())
-        }
-        MessageKind::Link { .. } => other("link".into()),
+        MessageKind::Video { media_id, .. } => InboundKind::Video {
+            media: MediaRef {
+                id: media_id.clone(),
+                url: None,
+                format: None,
+            },
+        },
+        MessageKind::Link { title, url, .. } => InboundKind::Link {
+            title: title.clone(),
+            url: url.clone(),
+        },
         MessageKind::Unknown { msg_type } => other(msg_type.clone()),
         MessageKind::Event { name, event, .. } => match event {
             EventKind::Subscribe { scene } => InboundKind::Followed { key: scene.clone() },
             EventKind::Unsubscribe => InboundKind::Unfollowed,
             EventKind::Click { key } => InboundKind::MenuClick { key: key.clone() },
-            _ => other(format!("event:{name}")),
+            EventKind::Location {
+                latitude,
+                longitude,
+                precision,
+            } => InboundKind::LocationReport {
+                latitude: latitude.clone(),
+                longitude: longitude.clone(),
+                precision: precision.clone(),
+            },
+            EventKind::View { url } => navigation(name, Some(url)),
+            EventKind::Scan { scene } => navigation(name, Some(scene)),
+            EventKind::ScanCode { result, .. } => navigation(name, result.as_ref()),
+            EventKind::TemplateSendJobFinish { .. } | EventKind::Other => {
+                InboundKind::Notification { kind: name.clone() }
+            }
         },
     };
     InboundEvent {

@@ -27,8 +27,28 @@ pub struct ConversationConfig {
     pub window: Duration,
     /// Tell the agent (once per window) when this many sends or fewer remain.
     pub budget_warning_at: u32,
+    /// Agent lines written while the user cannot be reached are kept, oldest first, up to this
+    /// many bytes (one message's worth), and sent when the user writes again; the rest are
+    /// reported to the agent as lost.
+    pub kept_max_bytes: usize,
+    /// Which of the user's non-message events become chat lines for the agent.
+    pub forward: Forwarding,
     /// Every user- and agent-facing text.
     pub templates: Templates,
+}
+
+/// Channel events that are not messages, and whether each kind reaches the agent as a chat
+/// line. None does by default: a periodic location report every few seconds, or a menu link
+/// opened, is noise in an agent's console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Forwarding {
+    /// Periodic location reports (the latest always goes with the chat request).
+    pub location_reports: bool,
+    /// Menu links opened, codes scanned.
+    pub navigation: bool,
+    /// Platform notifications and events the adapter does not model.
+    pub notifications: bool,
 }
 
 impl Default for ConversationConfig {
@@ -41,6 +61,8 @@ impl Default for ConversationConfig {
             window_budget: 5,
             window: Duration::from_secs(48 * 3600),
             budget_warning_at: 1,
+            kept_max_bytes: 1_800,
+            forward: Forwarding::default(),
             templates: Templates::english(),
         }
     }

@@ -1,11 +1,12 @@
 //! The user's messages as text for the agent: Live Agent carries only text, so pictures,
-//! voice notes, places and links become a line the agent can act on.
+//! voice notes, places and links become a line the agent can act on. Whether a kind is a chat
+//! line at all is [`Conversation::is_chat_line`](super::Conversation)'s call.
 
 use super::input::UserMessage;
 use super::templates::{Notice, Templates};
 
-/// The text to forward for `message`; `None` for pushes that are not meant for the agent
-/// (menu clicks, follow and unfollow). `answers_request`: the agent asked for a picture.
+/// The text to forward for `message`; `None` for pushes that are commands, not content (menu
+/// clicks, follow and unfollow). `answers_request`: the agent asked for a picture.
 pub(crate) fn describe(
     templates: &Templates,
     message: &UserMessage,
@@ -32,6 +33,19 @@ pub(crate) fn describe(
         },
         UserMessage::Link { title, url } => Notice::Link { title, url },
         UserMessage::Other { kind } => Notice::Other { kind },
+        UserMessage::UnreadableLocation { label } => Notice::UnreadableLocation { label },
+        UserMessage::LocationReport {
+            latitude,
+            longitude,
+        } => Notice::LocationReport {
+            latitude: *latitude,
+            longitude: *longitude,
+        },
+        UserMessage::Navigation { kind, target } => Notice::Event {
+            kind,
+            target: target.as_deref(),
+        },
+        UserMessage::Notification { kind } => Notice::Event { kind, target: None },
         UserMessage::MenuClick { .. } | UserMessage::Subscribe | UserMessage::Unsubscribe => {
             return None;
         }

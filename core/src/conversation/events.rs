@@ -33,7 +33,10 @@ impl Conversation {
                 }
             }
             SessionEvent::FileTransfer(transfer) => self.on_file_transfer(transfer, now),
-            SessionEvent::Ended { reason, .. } => self.on_ended(reason, now),
+            SessionEvent::Ended {
+                reason,
+                undelivered,
+            } => self.on_ended(reason, undelivered.len(), now),
             // Nothing for the user: the chat goes on.
             SessionEvent::AgentNotTyping
             | SessionEvent::AgentDisconnected
@@ -94,16 +97,26 @@ impl Conversation {
     }
 
     /// The chat is over: merged agent lines go out first, then why it ended; messages the user
-    /// wrote while it was ending are then handled as new ones.
-    fn on_ended(&mut self, reason: EndReason, now: Timestamp) {
+    /// wrote while it was ending are then handled as new ones. `unsent`: visitor texts the
+    /// session never passed to an agent (typed while queued).
+    fn on_ended(&mut self, reason: EndReason, unsent: usize, now: Timestamp) {
         let previous = mem::replace(&mut self.persisted.state, State::Idle);
-        let (agent, held) = match previous {
-            State::Chatting(chatting) => (Some(chatting.agent.name), Vec::new()),
-            State::Ending(ending) => (ending.agent, ending.held),
-            State::Waiting(_) | State::Idle => (None, Vec::new()),
+        // (agent name, messages held meanwhile, the user withdrew before an agent joined)
+        let (agent, held, withdrawn) = match previous {
+            State::Chatting(chatting) => (Some(chatting.agent.name), Vec::new(), false),
+            State::Ending(ending) => {
+                let withdrawn = ending.agent.is_none();
+                (ending.agent, ending.held, withdrawn)
+            }
+            State::Waiting(_) | State::Idle => (None, Vec::new(), false),
         };
         self.flush_relay(now);
         let notice = match (&reason, agent.as_deref()) {
+            (EndReason::ChatEnded(ChatEndedBy::Client) | EndReason::VisitorEnded, None)
+                if withdrawn =>
+            {
+                Notice::Withdrawn { unsent }
+            }
             (EndReason::ChatEnded(ChatEndedBy::Agent), Some(agent)) => {
                 Notice::EndedByAgent { agent }
             }

@@ -70,6 +70,33 @@ pub enum UserMessage {
         /// The channel's message or event type.
         kind: String,
     },
+    // New kinds go last: stored conversations hold user messages by variant number.
+    /// The channel reported where the user is, on its own (WeChat's periodic location report):
+    /// not a chat line; the latest goes with the next chat request.
+    LocationReport {
+        /// Latitude in degrees.
+        latitude: f64,
+        /// Longitude in degrees.
+        longitude: f64,
+    },
+    /// The user navigated (opened a menu link, scanned a code): not a chat line by default.
+    Navigation {
+        /// The channel's name for it (`VIEW`, `SCAN`, …).
+        kind: String,
+        /// Where to (a link, a scene, a scan result), if the channel says.
+        target: Option<String>,
+    },
+    /// A platform notification that is not the user's doing (a template send report, an event
+    /// the adapter does not model): not a chat line by default.
+    Notification {
+        /// The channel's name for it.
+        kind: String,
+    },
+    /// A shared place whose coordinates could not be read.
+    UnreadableLocation {
+        /// Place name or address, if any.
+        label: String,
+    },
 }
 
 /// Identifies one [`Output::Send`](super::Output::Send); its outcome comes back with it.

@@ -12,8 +12,10 @@
 //! The send window: every user message reopens it with
 //! [`window_budget`](ConversationConfig::window_budget) sends for
 //! [`window`](ConversationConfig::window). Each text `Send` uses one (typing does not). Agent
-//! text that cannot go out is reported back to the agent as a visitor text instead of vanishing;
-//! notices the user cannot receive are dropped.
+//! text that cannot go out is kept and sent when the user writes again; the agent is told once
+//! per closure, and once what was lost (see `relay.rs`). Notices the user cannot receive are
+//! dropped. Channel events that are not messages (periodic location reports, menu links) are
+//! not chat lines unless [`Forwarding`] says so.
 //!
 //! ```
 //! use switchboard_core::conversation::{
@@ -48,6 +50,7 @@ mod describe;
 mod error;
 mod events;
 mod input;
+pub mod legacy;
 mod output;
 mod relay;
 mod state;
@@ -56,11 +59,11 @@ mod user;
 
 use std::collections::{BTreeMap, VecDeque};
 
-pub use config::ConversationConfig;
+pub use config::{ConversationConfig, Forwarding};
 pub use error::ConversationError;
 pub use input::{DeliveryFailure, DeliveryId, Input, UserMessage, UserRef};
 pub use output::{Output, ToUser};
-pub use state::Snapshot;
+pub use state::{Coordinates, Snapshot};
 pub use templates::{Notice, Templates};
 
 use state::{Relay, State, Window};
@@ -102,6 +105,8 @@ impl Conversation {
             next_delivery: 0,
             typing_since: None,
             chats_started: 0,
+            kept: Default::default(),
+            last_location: None,
         };
         Conversation::restore(config, snapshot, now)
     }
@@ -139,7 +144,7 @@ impl Conversation {
             (
                 StateKind::Idle | StateKind::Waiting | StateKind::Chatting | StateKind::Ending,
                 Input::DeliveryFailed { id, failure },
-            ) => self.on_delivery_failed(id, failure)?,
+            ) => self.on_delivery_failed(id, failure, now)?,
             (
                 StateKind::Idle | StateKind::Waiting | StateKind::Chatting | StateKind::Ending,
                 Input::Timeout,
@@ -198,6 +203,11 @@ impl Conversation {
     /// Whether a queue report has arrived since the chat was requested (and no agent joined).
     pub fn queue_reported(&self) -> bool {
         matches!(&self.persisted.state, State::Waiting(waiting) if waiting.latest.is_some())
+    }
+
+    /// Agent lines kept for when the user writes again (their reply window is closed).
+    pub fn kept_lines(&self) -> &[String] {
+        &self.persisted.kept.lines
     }
 
     /// Whether the agent asked for a file that the user has not sent yet.

@@ -1,12 +1,19 @@
 //! Agent → user: merging agent lines into one message, the channel's send budget, typing, and
-//! what the agent is told when the user cannot be reached.
+//! what happens to agent lines while the user cannot be reached.
 //!
 //! An agent line is checked when it arrives: if the window will still be open when the merged
-//! message leaves and a send is left, it joins the pending message (which then always goes out);
-//! otherwise it goes straight back to the agent as undelivered. A delivery failure that closes
-//! the window reports the pending lines at once. So every agent line ends up in exactly one
-//! `Send` or in one report to the agent — except while the user is ending the chat, when the
-//! session no longer takes visitor text.
+//! message leaves and a send is left, it joins the pending message; otherwise it is *kept* for
+//! when the user writes again (up to [`kept_max_bytes`](super::ConversationConfig::kept_max_bytes),
+//! oldest first). When the user writes, the kept lines go out first, as one message. The agent
+//! hears of a closed window once per closure (a notice without any agent text), and of lines
+//! that will never arrive — a send the closing window refused, lines beyond the keeping limit —
+//! in one report with their count and the latest of them, shortened, when the window reopens.
+//! No report carries another report's text and none is ever a reply to one: an agent that
+//! answers every visitor line cannot make the gateway write to it without the user writing.
+//!
+//! So every agent line ends up in exactly one `Send`, in the kept lines, counted as lost, or in
+//! a give-up report — except while the user is ending the chat, when the session no longer
+//! takes visitor text.
 
 use std::mem;
 use std::time::Duration;
@@ -20,6 +27,9 @@ use crate::time::Timestamp;
 
 /// The typing indicator lasts this long on WeChat and cannot be renewed while it shows.
 const TYPING_REFRESH: Duration = Duration::from_secs(15);
+
+/// Agent text quoted in a report to the agent is cut to this many characters.
+const QUOTE_CHARS: usize = 120;
 
 impl Conversation {
     pub(super) fn relay_agent_text(&mut self, text: String, now: Timestamp) {
@@ -37,7 +47,7 @@ impl Conversation {
             relay.lines.push(text);
             relay.flush_at = Some(flush_at);
         } else {
-            self.report_undelivered(&text);
+            self.keep(vec![text]);
         }
     }
 
@@ -49,14 +59,69 @@ impl Conversation {
         if lines.is_empty() {
             return;
         }
-        let text = lines.join("\n");
-        // Only when the driver woke up late, past the window's end: the agent is told if the
-        // session still takes text, else the send is tried (the channel reports the outcome).
-        if !self.persisted.window.allows_send_at(now) && self.agent_reachable() {
-            self.report_undelivered(&text);
+        // Only when the driver woke up late, past the window's end.
+        if !self.persisted.window.allows_send_at(now) {
+            self.keep(lines);
             return;
         }
-        self.send(ToUser::Text(text), lines);
+        self.send(ToUser::Text(lines.join("\n")), lines);
+    }
+
+    /// Keeps agent lines for the next window, oldest first, as far as they fit; the rest are
+    /// lost. The agent hears once per closure that the window is closed.
+    fn keep(&mut self, lines: Vec<String>) {
+        let limit = self.config.kept_max_bytes;
+        let kept = &mut self.persisted.kept;
+        for line in lines {
+            if kept.lines.is_empty() || kept.bytes() + line.len() <= limit {
+                kept.lines.push(line);
+            } else {
+                Self::lose(kept, &line);
+            }
+        }
+        self.tell_window_closed();
+    }
+
+    fn lose(kept: &mut super::state::Kept, line: &str) {
+        kept.lost = kept.lost.saturating_add(1);
+        kept.latest_lost = Some(shorten(line));
+    }
+
+    /// Tells the agent, once per closure, that the user cannot be reached until they write.
+    fn tell_window_closed(&mut self) {
+        if !self.persisted.window.closed_told {
+            self.persisted.window.closed_told = true;
+            let notice = self.config.templates.render(&Notice::WindowClosed);
+            self.tell_agent(notice);
+        }
+    }
+
+    /// The window reopened: the kept lines go out first, as one message after the merge
+    /// window; the agent hears once what was lost.
+    pub(super) fn release_kept(&mut self, now: Timestamp) {
+        let lines = mem::take(&mut self.persisted.kept.lines);
+        if !lines.is_empty() {
+            let relay = &mut self.persisted.relay;
+            let newer = mem::replace(&mut relay.lines, lines);
+            relay.lines.extend(newer);
+            relay.flush_at.get_or_insert(now + self.config.merge_window);
+        }
+        self.report_lost();
+    }
+
+    /// One report of the lines that will never reach the user, if there are any.
+    fn report_lost(&mut self) {
+        let kept = &mut self.persisted.kept;
+        if kept.lost == 0 {
+            return;
+        }
+        let count = mem::take(&mut kept.lost);
+        let latest = kept.latest_lost.take().unwrap_or_default();
+        let report = self.config.templates.render(&Notice::Undelivered {
+            count,
+            text: &latest,
+        });
+        self.tell_agent(report);
     }
 
     /// A notice for the user: after the agent lines already pending, and only if the user can
@@ -119,7 +184,7 @@ impl Conversation {
         }
     }
 
-    /// No more sends in this window. Pending agent lines go back to the agent when `report`.
+    /// No more sends in this window. Agent lines waiting to be merged are kept for the next.
     pub(super) fn close_window(&mut self, forget_expiry: bool) {
         let window = &mut self.persisted.window;
         window.remaining = 0;
@@ -130,13 +195,8 @@ impl Conversation {
         relay.flush_at = None;
         let lines = mem::take(&mut relay.lines);
         if !lines.is_empty() {
-            self.report_undelivered(&lines.join("\n"));
+            self.keep(lines);
         }
-    }
-
-    fn report_undelivered(&mut self, text: &str) {
-        let report = self.config.templates.render(&Notice::Undelivered { text });
-        self.tell_agent(report);
     }
 
     fn check_delivery(&self, id: DeliveryId) -> Result<(), ConversationError> {
@@ -157,33 +217,33 @@ impl Conversation {
         &mut self,
         id: DeliveryId,
         failure: DeliveryFailure,
+        now: Timestamp,
     ) -> Result<(), ConversationError> {
         self.check_delivery(id)?;
         // A second report for the same send is ignored.
         let Some(flight) = self.persisted.in_flight.remove(&id.0) else {
             return Ok(());
         };
-        let text = flight.agent_lines.join("\n");
         match failure {
             DeliveryFailure::WindowClosed | DeliveryFailure::QuotaExhausted => {
-                if !flight.agent_lines.is_empty() {
-                    self.report_undelivered(&text);
+                // Sending these again later could put them after lines that did arrive.
+                for line in &flight.agent_lines {
+                    Self::lose(&mut self.persisted.kept, line);
                 }
-                // A failure from an older window says nothing about the one the user reopened.
-                if flight.generation != self.persisted.window.generation {
-                    return Ok(());
+                if flight.generation == self.persisted.window.generation {
+                    self.close_window(false);
+                    self.tell_window_closed();
+                } else if self.persisted.window.allows_send_at(now) {
+                    // From an older window: the one the user reopened is not closed by it, so
+                    // there is no reopening to wait for before telling the agent.
+                    self.report_lost();
                 }
-                if flight.agent_lines.is_empty() && !self.persisted.window.closed_told {
-                    let notice = self.config.templates.render(&Notice::WindowClosed);
-                    self.tell_agent(notice);
-                }
-                self.persisted.window.closed_told = true;
-                self.close_window(false);
             }
             DeliveryFailure::GaveUp(reason) => {
-                if !flight.agent_lines.is_empty() {
+                if let Some(latest) = flight.agent_lines.last() {
                     let notice = self.config.templates.render(&Notice::DeliveryFailed {
-                        text: &text,
+                        count: flight.agent_lines.len(),
+                        text: &shorten(latest),
                         reason: &reason,
                     });
                     self.tell_agent(notice);
@@ -192,4 +252,15 @@ impl Conversation {
         }
         Ok(())
     }
+}
+
+/// `text` cut to [`QUOTE_CHARS`] characters (marked with `…`), on one line.
+fn shorten(text: &str) -> String {
+    let line = text.replace(['\n', '\r'], " ");
+    if line.chars().count() <= QUOTE_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(QUOTE_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }

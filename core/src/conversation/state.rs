@@ -100,6 +100,35 @@ pub(crate) struct Relay {
     pub(crate) flush_at: Option<Timestamp>,
 }
 
+/// Agent lines that could not go out because the user's reply window was closed: sent, oldest
+/// first, when the user writes again. What does not fit, and what a closing window refused, is
+/// counted as lost and reported to the agent once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Kept {
+    /// Lines for the user, oldest first, within [`kept_max_bytes`](super::ConversationConfig::kept_max_bytes).
+    pub(crate) lines: Vec<String>,
+    /// Lines that will never reach the user, not yet reported to the agent.
+    pub(crate) lost: u32,
+    /// The latest of them, shortened, for the report.
+    pub(crate) latest_lost: Option<String>,
+}
+
+impl Kept {
+    /// Bytes the kept lines take as one message (joined by newlines).
+    pub(crate) fn bytes(&self) -> usize {
+        self.lines.iter().map(|l| l.len() + 1).sum::<usize>()
+    }
+}
+
+/// Where the user is, as the channel last reported it on its own (not a shared place).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Coordinates {
+    /// Degrees north.
+    pub latitude: f64,
+    /// Degrees east.
+    pub longitude: f64,
+}
+
 /// A send whose outcome has not been reported yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct InFlight {
@@ -124,6 +153,11 @@ pub struct Snapshot {
     pub(crate) typing_since: Option<Timestamp>,
     /// How many chats this conversation has started.
     pub(crate) chats_started: u64,
+    /// Agent lines waiting for the window to reopen, and what was lost.
+    pub(crate) kept: Kept,
+    /// The latest location the channel reported on its own (WeChat's periodic report), for the
+    /// agent in the next chat request.
+    pub(crate) last_location: Option<Coordinates>,
 }
 
 impl Snapshot {

@@ -34,6 +34,11 @@ pub struct Templates {
     pub ended_by_agent: String,
     /// The user ended the chat.
     pub ended_by_user: String,
+    /// The user ended the chat before an agent joined.
+    pub withdrawn: String,
+    /// The user ended the chat before an agent joined; `{count}` messages they typed meanwhile
+    /// were not sent to anyone.
+    pub withdrawn_unsent: String,
     /// Ended for inactivity.
     pub ended_idle: String,
     /// No agent took the chat.
@@ -48,11 +53,13 @@ pub struct Templates {
     // --- to the agent ---
     /// `{count}` more messages can reach the user until they write again.
     pub budget_warning: String,
-    /// The user's reply window closed.
+    /// The user's reply window closed; what the agent writes is kept until they write again.
     pub window_closed: String,
-    /// `{text}` could not be sent: the window is closed or its quota used.
+    /// `{count}` messages will never reach the user (refused as the window closed, or beyond
+    /// what is kept); `{text}`: the latest of them, shortened.
     pub undelivered: String,
-    /// `{text}` could not be delivered (the channel kept failing: `{label}`).
+    /// `{count}` messages could not be delivered (the channel kept failing: `{label}`);
+    /// `{text}`: the latest of them, shortened.
     pub delivery_failed: String,
 
     // --- the user's non-text messages, described for the agent ---
@@ -74,6 +81,12 @@ pub struct Templates {
     pub link: String,
     /// Another kind of message: `{label}`.
     pub other: String,
+    /// A place whose coordinates could not be read: `{label}`.
+    pub location_without_coordinates: String,
+    /// A periodic location report (when forwarded): `{lat}`, `{lon}`.
+    pub location_report: String,
+    /// A navigation event or notification (when forwarded): `{label}` (its kind and target).
+    pub event: String,
 }
 
 impl Default for Templates {
@@ -114,6 +127,11 @@ pub enum Notice<'a> {
     },
     /// The user ended the chat.
     EndedByUser,
+    /// The user ended the chat before an agent joined.
+    Withdrawn {
+        /// Texts typed while queued that never reached an agent.
+        unsent: usize,
+    },
     /// Ended for inactivity.
     EndedIdle,
     /// No agent available.
@@ -131,14 +149,18 @@ pub enum Notice<'a> {
     },
     /// To the agent: the window closed.
     WindowClosed,
-    /// To the agent: this text did not go out.
+    /// To the agent: these lines will never reach the user.
     Undelivered {
-        /// The agent's text.
+        /// How many.
+        count: u32,
+        /// The latest, shortened.
         text: &'a str,
     },
-    /// To the agent: this text could not be delivered.
+    /// To the agent: these lines could not be delivered.
     DeliveryFailed {
-        /// The agent's text.
+        /// How many.
+        count: usize,
+        /// The latest, shortened.
         text: &'a str,
         /// The driver's explanation.
         reason: &'a str,
@@ -178,6 +200,25 @@ pub enum Notice<'a> {
         /// The channel's kind name.
         kind: &'a str,
     },
+    /// A place without readable coordinates.
+    UnreadableLocation {
+        /// Name.
+        label: &'a str,
+    },
+    /// A periodic location report.
+    LocationReport {
+        /// Latitude.
+        latitude: f64,
+        /// Longitude.
+        longitude: f64,
+    },
+    /// A navigation event or a notification.
+    Event {
+        /// The channel's name for it.
+        kind: &'a str,
+        /// Its target, if any.
+        target: Option<&'a str>,
+    },
 }
 
 impl Templates {
@@ -199,6 +240,10 @@ impl Templates {
                 "{agent} closed the chat. Write to us any time if you need more help.",
             ),
             ended_by_user: s("You closed the chat. Thank you for contacting us."),
+            withdrawn: s("You withdrew your request before an agent joined."),
+            withdrawn_unsent: s(
+                "You withdrew your request before an agent joined; the {count} message(s) you wrote meanwhile were not sent.",
+            ),
             ended_idle: s("The chat was closed after a period without activity."),
             no_agent: s("Sorry, no agent can take your chat right now. Please try again later."),
             ended: s("The chat is over."),
@@ -210,12 +255,14 @@ impl Templates {
                 "[Switchboard] The customer can receive {count} more message(s) until they write again.",
             ),
             window_closed: s(
-                "[Switchboard] The customer's reply window is closed: they will not see further messages until they write again.",
+                "[Switchboard] The customer's reply window is closed: what you write now is kept and sent when they write again.",
             ),
             undelivered: s(
-                "[Switchboard] Not delivered, the customer's reply window is closed until they write again: {text}",
+                "[Switchboard] {count} message(s) did not reach the customer before their reply window closed. The latest: {text}",
             ),
-            delivery_failed: s("[Switchboard] Could not deliver to the customer ({label}): {text}"),
+            delivery_failed: s(
+                "[Switchboard] {count} message(s) could not be delivered to the customer ({label}). The latest: {text}",
+            ),
             image: s("[Picture] {url}"),
             image_without_url: s("[Picture, no link available]"),
             requested_image: s("[Requested picture] {url}"),
@@ -225,6 +272,9 @@ impl Templates {
             location: s("[Location] {label} ({lat}, {lon})"),
             link: s("[Link] {title} {url}"),
             other: s("[Unsupported message type: {label}]"),
+            location_without_coordinates: s("[Location] {label} (no coordinates)"),
+            location_report: s("[Location report] {lat}, {lon}"),
+            event: s("[Customer action] {label}"),
         }
     }
 
@@ -242,6 +292,8 @@ impl Templates {
             file_requested: s("客服 {agent} 需要一张图片，请直接在此发送。"),
             ended_by_agent: s("客服 {agent} 已结束会话。如需帮助，欢迎随时留言。"),
             ended_by_user: s("您已结束会话，感谢您的咨询。"),
+            withdrawn: s("您已在客服接入前取消了请求。"),
+            withdrawn_unsent: s("您已在客服接入前取消了请求，期间发送的 {count} 条消息未发出。"),
             ended_idle: s("由于长时间没有互动，会话已结束。"),
             no_agent: s("抱歉，暂时没有客服可以接待，请稍后再试。"),
             ended: s("会话已结束。"),
@@ -249,12 +301,14 @@ impl Templates {
             connection_lost: s("与客服系统的连接已中断。再次发送消息即可开始新的会话。"),
             budget_warning: s("[Switchboard] 在客户再次发消息之前，还能向其发送 {count} 条消息。"),
             window_closed: s(
-                "[Switchboard] 客户的回复窗口已关闭：客户再次发消息之前收不到任何消息。",
+                "[Switchboard] 客户的回复窗口已关闭：现在发送的消息会保留，待客户再次发消息时送达。",
             ),
             undelivered: s(
-                "[Switchboard] 未送达，客户的回复窗口已关闭，需等客户再次发消息：{text}",
+                "[Switchboard] 有 {count} 条消息在客户的回复窗口关闭前未能送达。最近一条：{text}",
             ),
-            delivery_failed: s("[Switchboard] 无法送达客户（{label}）：{text}"),
+            delivery_failed: s(
+                "[Switchboard] 有 {count} 条消息无法送达客户（{label}）。最近一条：{text}",
+            ),
             image: s("[图片] {url}"),
             image_without_url: s("[图片，无可用链接]"),
             requested_image: s("[您要的图片] {url}"),
@@ -264,6 +318,9 @@ impl Templates {
             location: s("[位置] {label}（{lat}, {lon}）"),
             link: s("[链接] {title} {url}"),
             other: s("[不支持的消息类型：{label}]"),
+            location_without_coordinates: s("[位置] {label}（无坐标）"),
+            location_report: s("[位置上报] {lat}, {lon}"),
+            event: s("[客户操作] {label}"),
         }
     }
 
@@ -295,6 +352,10 @@ impl Templates {
             Notice::FileRequested { agent } => fill(&self.file_requested, &[("agent", agent)]),
             Notice::EndedByAgent { agent } => fill(&self.ended_by_agent, &[("agent", agent)]),
             Notice::EndedByUser => fill(&self.ended_by_user, &[]),
+            Notice::Withdrawn { unsent: 0 } => fill(&self.withdrawn, &[]),
+            Notice::Withdrawn { unsent } => {
+                fill(&self.withdrawn_unsent, &[("count", &unsent.to_string())])
+            }
             Notice::EndedIdle => fill(&self.ended_idle, &[]),
             Notice::NoAgent => fill(&self.no_agent, &[]),
             Notice::Ended => fill(&self.ended, &[]),
@@ -304,10 +365,22 @@ impl Templates {
                 fill(&self.budget_warning, &[("count", &remaining.to_string())])
             }
             Notice::WindowClosed => fill(&self.window_closed, &[]),
-            Notice::Undelivered { text } => fill(&self.undelivered, &[("text", text)]),
-            Notice::DeliveryFailed { text, reason } => {
-                fill(&self.delivery_failed, &[("text", text), ("label", reason)])
-            }
+            Notice::Undelivered { count, text } => fill(
+                &self.undelivered,
+                &[("count", &count.to_string()), ("text", text)],
+            ),
+            Notice::DeliveryFailed {
+                count,
+                text,
+                reason,
+            } => fill(
+                &self.delivery_failed,
+                &[
+                    ("count", &count.to_string()),
+                    ("text", text),
+                    ("label", reason),
+                ],
+            ),
             Notice::Image {
                 url: Some(url),
                 requested: true,
@@ -336,6 +409,26 @@ impl Templates {
             ),
             Notice::Link { title, url } => fill(&self.link, &[("title", title), ("url", url)]),
             Notice::Other { kind } => fill(&self.other, &[("label", kind)]),
+            Notice::UnreadableLocation { label } => {
+                fill(&self.location_without_coordinates, &[("label", label)])
+            }
+            Notice::LocationReport {
+                latitude,
+                longitude,
+            } => fill(
+                &self.location_report,
+                &[
+                    ("lat", &latitude.to_string()),
+                    ("lon", &longitude.to_string()),
+                ],
+            ),
+            Notice::Event { kind, target } => {
+                let label = match target {
+                    Some(target) => format!("{kind} {target}"),
+                    None => kind.to_owned(),
+                };
+                fill(&self.event, &[("label", &label)])
+            }
         }
     }
 }

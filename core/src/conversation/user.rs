@@ -5,7 +5,7 @@ use super::Conversation;
 use super::describe::describe;
 use super::input::{UserMessage, UserRef};
 use super::output::Output;
-use super::state::{Ending, State, Waiting, Window};
+use super::state::{Coordinates, Ending, State, Waiting, Window};
 use crate::liveagent::CustomDetail;
 use crate::session::{ChatRequest, VisitorAction};
 use crate::time::Timestamp;
@@ -18,34 +18,67 @@ impl Conversation {
             | UserMessage::Voice { .. }
             | UserMessage::Video { .. }
             | UserMessage::Location { .. }
+            | UserMessage::UnreadableLocation { .. }
             | UserMessage::Link { .. }
             | UserMessage::MenuClick { .. } => self.reopen_window(now),
-            // Nothing can reach the user any more; agent lines waiting to go out are reported.
+            // Nothing can reach the user any more; agent lines waiting to go out are kept.
             UserMessage::Unsubscribe => self.close_window(true),
-            // A follow grants a much smaller quota than a message, and unknown pushes may be
-            // events that grant none: the window is left as it was.
-            UserMessage::Subscribe | UserMessage::Other { .. } => {}
+            UserMessage::LocationReport {
+                latitude,
+                longitude,
+            } => {
+                self.persisted.last_location = Some(Coordinates {
+                    latitude: *latitude,
+                    longitude: *longitude,
+                });
+            }
+            // A follow grants a much smaller quota than a message, and unknown pushes and
+            // events may grant none: the window is left as it was.
+            UserMessage::Subscribe
+            | UserMessage::Other { .. }
+            | UserMessage::Navigation { .. }
+            | UserMessage::Notification { .. } => {}
         }
         self.dispatch_user(message);
     }
 
+    /// Whether `message` is content for the agent (as opposed to a command, or an event the
+    /// channel's [`Forwarding`](super::Forwarding) leaves out).
+    fn is_chat_line(&self, message: &UserMessage) -> bool {
+        let forward = &self.config.forward;
+        match message {
+            UserMessage::Text(_)
+            | UserMessage::Image { .. }
+            | UserMessage::Voice { .. }
+            | UserMessage::Video { .. }
+            | UserMessage::Location { .. }
+            | UserMessage::UnreadableLocation { .. }
+            | UserMessage::Link { .. }
+            | UserMessage::Other { .. } => true,
+            UserMessage::LocationReport { .. } => forward.location_reports,
+            UserMessage::Navigation { .. } => forward.navigation,
+            UserMessage::Notification { .. } => forward.notifications,
+            UserMessage::MenuClick { .. } | UserMessage::Subscribe | UserMessage::Unsubscribe => {
+                false
+            }
+        }
+    }
+
     /// Acts on a message in the current state (the window is already accounted for).
     pub(super) fn dispatch_user(&mut self, message: UserMessage) {
+        let holds = match &message {
+            UserMessage::MenuClick { .. } => true,
+            UserMessage::Unsubscribe | UserMessage::Subscribe => false,
+            other => self.is_chat_line(other),
+        };
         match &mut self.persisted.state {
             State::Idle => self.idle_user(message),
             State::Waiting(_) | State::Chatting(_) => self.live_user(message),
+            // Kept for when the chat is over: they may start the next one.
             State::Ending(ending) => match message {
-                // Kept for when the chat is over: they may start the next one.
-                UserMessage::Text(_)
-                | UserMessage::Image { .. }
-                | UserMessage::Voice { .. }
-                | UserMessage::Video { .. }
-                | UserMessage::Location { .. }
-                | UserMessage::Link { .. }
-                | UserMessage::MenuClick { .. }
-                | UserMessage::Other { .. } => ending.held.push(message),
                 UserMessage::Unsubscribe => ending.held.clear(),
-                UserMessage::Subscribe => {}
+                message if holds => ending.held.push(message),
+                _ => {}
             },
         }
     }
@@ -64,11 +97,15 @@ impl Conversation {
             | UserMessage::Voice { .. }
             | UserMessage::Video { .. }
             | UserMessage::Location { .. }
+            | UserMessage::UnreadableLocation { .. }
             | UserMessage::Link { .. } => (any_message_starts, true),
             UserMessage::MenuClick { key } => (self.config.is_start_keyword(key), false),
-            UserMessage::Subscribe | UserMessage::Unsubscribe | UserMessage::Other { .. } => {
-                (false, false)
-            }
+            UserMessage::Subscribe
+            | UserMessage::Unsubscribe
+            | UserMessage::Other { .. }
+            | UserMessage::LocationReport { .. }
+            | UserMessage::Navigation { .. }
+            | UserMessage::Notification { .. } => (false, false),
         };
         if !starts {
             return;
@@ -96,14 +133,10 @@ impl Conversation {
                     self.tell_agent(text);
                 }
             }
-            UserMessage::Text(_)
-            | UserMessage::Image { .. }
-            | UserMessage::Voice { .. }
-            | UserMessage::Video { .. }
-            | UserMessage::Location { .. }
-            | UserMessage::Link { .. }
-            | UserMessage::Other { .. } => {
-                if let Some(text) = describe(&self.config.templates, &message, false) {
+            message => {
+                if self.is_chat_line(&message)
+                    && let Some(text) = describe(&self.config.templates, &message, false)
+                {
                     self.tell_agent(text);
                 }
             }
@@ -111,7 +144,13 @@ impl Conversation {
     }
 
     fn start_chat(&mut self) {
-        let request = chat_request(&self.persisted.user, &self.config.templates.language);
+        let mut request = chat_request(&self.persisted.user, &self.config.templates.language);
+        if let Some(at) = self.persisted.last_location {
+            let place = format!("{}, {}", at.latitude, at.longitude);
+            request
+                .prechat_details
+                .push(CustomDetail::shown("Last known location", place));
+        }
         self.persisted.chats_started += 1;
         self.persisted.state = State::Waiting(Waiting::default());
         self.staged.push(Output::StartChat(request));
@@ -138,6 +177,7 @@ impl Conversation {
             closed_told: false,
             generation,
         };
+        self.release_kept(now);
     }
 }
 

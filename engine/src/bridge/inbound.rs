@@ -32,11 +32,12 @@ impl Bridge {
         channel_id: &str,
         request: &WebhookRequest,
     ) -> Result<WebhookOutcome, BridgeError> {
-        let channel = self
+        let channel = &self
             .inner
             .channels
             .get(channel_id)
-            .ok_or_else(|| BridgeError::UnknownChannel(channel_id.to_owned()))?;
+            .ok_or_else(|| BridgeError::UnknownChannel(channel_id.to_owned()))?
+            .adapter;
         let webhook = match channel.parse_webhook(request) {
             Ok(webhook) => webhook,
             Err(e) => {
@@ -121,7 +122,7 @@ impl Bridge {
     }
 }
 
-/// What the conversation makes of an inbound event; `None` for events it has no use for.
+/// What the conversation makes of an inbound event; `None` for kinds this build does not know.
 fn user_message(event: &InboundEvent) -> Option<UserMessage> {
     Some(match &event.kind {
         InboundKind::Text { text } => UserMessage::Text(text.clone()),
@@ -133,31 +134,114 @@ fn user_message(event: &InboundEvent) -> Option<UserMessage> {
             media_id: media.id.clone(),
             recognition: recognition.clone(),
         },
+        InboundKind::Video { media } => UserMessage::Video {
+            media_id: media.id.clone(),
+        },
+        InboundKind::Link { title, url } => UserMessage::Link {
+            title: title.clone(),
+            url: url.clone(),
+        },
         InboundKind::Location {
             latitude,
             longitude,
             label,
-        } => UserMessage::Location {
-            latitude: latitude.parse().unwrap_or(0.0),
-            longitude: longitude.parse().unwrap_or(0.0),
-            label: label.clone().unwrap_or_default(),
+        } => {
+            let label = label.clone().unwrap_or_default();
+            match (coordinate(latitude, 90.0), coordinate(longitude, 180.0)) {
+                (Some(latitude), Some(longitude)) => UserMessage::Location {
+                    latitude,
+                    longitude,
+                    label,
+                },
+                _ => UserMessage::UnreadableLocation { label },
+            }
+        }
+        InboundKind::LocationReport {
+            latitude,
+            longitude,
+            ..
+        } => UserMessage::LocationReport {
+            latitude: coordinate(latitude, 90.0)?,
+            longitude: coordinate(longitude, 180.0)?,
         },
+        InboundKind::Navigation { kind, target } => UserMessage::Navigation {
+            kind: kind.clone(),
+            target: target.clone(),
+        },
+        InboundKind::Notification { kind } => UserMessage::Notification { kind: kind.clone() },
         InboundKind::Followed { .. } => UserMessage::Subscribe,
         InboundKind::Unfollowed => UserMessage::Unsubscribe,
         InboundKind::MenuClick { key } => UserMessage::MenuClick { key: key.clone() },
-        InboundKind::Other { kind, fields } => match kind.as_str() {
-            "link" => UserMessage::Link {
-                title: fields.get("Title").cloned().unwrap_or_default(),
-                url: fields.get("Url").cloned().unwrap_or_default(),
-            },
-            "video" | "shortvideo" => UserMessage::Video {
-                media_id: fields.get("MediaId").cloned().unwrap_or_default(),
-            },
-            _ => UserMessage::Other { kind: kind.clone() },
-        },
+        InboundKind::Other { kind, .. } => UserMessage::Other { kind: kind.clone() },
         other => {
             warn!(?other, "inbound event kind not handled");
             return None;
         }
     })
+}
+
+/// A coordinate in degrees within `±limit`, or `None` when it does not read as one.
+fn coordinate(text: &str, limit: f64) -> Option<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && v.abs() <= limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_channels::{DedupeKey, UserId};
+
+    fn event(kind: InboundKind) -> InboundEvent {
+        InboundEvent {
+            dedupe_key: DedupeKey("k".into()),
+            user: UserId::new("oUser"),
+            created_at: 0,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_location_whose_coordinates_do_not_parse_is_described_not_zeroed() {
+        let unreadable = event(InboundKind::Location {
+            latitude: "23,1345".into(),
+            longitude: "".into(),
+            label: Some("Tianhe, Guangzhou".into()),
+        });
+        assert_eq!(
+            user_message(&unreadable),
+            Some(UserMessage::UnreadableLocation {
+                label: "Tianhe, Guangzhou".into()
+            })
+        );
+        let out_of_range = event(InboundKind::Location {
+            latitude: "123.0".into(),
+            longitude: "113.3".into(),
+            label: None,
+        });
+        assert!(matches!(
+            user_message(&out_of_range),
+            Some(UserMessage::UnreadableLocation { .. })
+        ));
+        let good = event(InboundKind::Location {
+            latitude: "23.134521".into(),
+            longitude: "113.358803".into(),
+            label: None,
+        });
+        assert!(matches!(
+            user_message(&good),
+            Some(UserMessage::Location { latitude, .. }) if latitude == 23.134521
+        ));
+    }
+
+    #[test]
+    fn a_location_report_that_does_not_parse_is_dropped() {
+        let report = event(InboundKind::LocationReport {
+            latitude: "x".into(),
+            longitude: "113.3".into(),
+            precision: None,
+        });
+        assert_eq!(user_message(&report), None);
+    }
 }

@@ -163,7 +163,7 @@ impl Bridge {
                 UserId::new(entry.record.user.clone()),
             )
         };
-        let Some(channel) = self.inner.channels.get(&channel).cloned() else {
+        let Some(channel) = self.inner.channels.get(&channel).map(|c| c.adapter.clone()) else {
             return Some(Err(DeliveryFailure::GaveUp(format!(
                 "channel {channel} is not configured"
             ))));

@@ -29,7 +29,7 @@ use tracing::warn;
 
 use crate::clock;
 use crate::engine::Engine;
-use crate::store::envelope::{decode, encode};
+use crate::store::envelope::{decode_migrating, encode};
 use crate::store::{ChatId, SledStore, Store, StoreError};
 
 pub use inbound::WebhookOutcome;
@@ -69,6 +69,23 @@ pub struct ConversationSummary {
     pub pending: (usize, usize),
 }
 
+/// One configured channel: its adapter and the conversation settings of its users.
+#[derive(Clone)]
+pub struct BridgeChannel {
+    /// The adapter.
+    pub adapter: Arc<dyn Channel>,
+    /// Settings for this channel's conversations.
+    pub conversation: ConversationConfig,
+}
+
+impl std::fmt::Debug for BridgeChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeChannel")
+            .field("kind", &self.adapter.kind())
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Entry {
     conversation: Conversation,
     record: ConversationRecord,
@@ -90,8 +107,7 @@ pub(crate) struct Inner {
     engine: Engine,
     store: SledStore,
     conversations: sled::Tree,
-    channels: BTreeMap<String, Arc<dyn Channel>>,
-    config: ConversationConfig,
+    channels: BTreeMap<String, BridgeChannel>,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
     running: Mutex<HashSet<(String, Lane)>>,
     deadlines: Mutex<BTreeMap<String, Timestamp>>,
@@ -106,8 +122,7 @@ impl Bridge {
     pub fn start(
         engine: Engine,
         store: SledStore,
-        channels: BTreeMap<String, Arc<dyn Channel>>,
-        config: ConversationConfig,
+        channels: BTreeMap<String, BridgeChannel>,
     ) -> Result<Bridge, BridgeError> {
         let conversations = store
             .db()
@@ -120,7 +135,6 @@ impl Bridge {
                 store,
                 conversations,
                 channels,
-                config,
                 entries: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashSet::new()),
                 deadlines: Mutex::new(BTreeMap::new()),
@@ -133,9 +147,10 @@ impl Bridge {
         for item in bridge.inner.conversations.iter() {
             let (key, value) = item.map_err(|e| StoreError::Io(e.to_string()))?;
             let id = String::from_utf8_lossy(&key).into_owned();
-            let record: ConversationRecord = decode(&value)?;
-            let conversation =
-                Conversation::restore(bridge.inner.config.clone(), record.snapshot.clone(), now);
+            let record: ConversationRecord =
+                decode_migrating::<_, records::ConversationRecordV1>(&value)?;
+            let config = bridge.config_for(&record.channel);
+            let conversation = Conversation::restore(config, record.snapshot.clone(), now);
             if let Some(at) = conversation.poll_timeout() {
                 lock(&bridge.inner.deadlines).insert(id.clone(), at);
             }
@@ -215,6 +230,15 @@ impl Bridge {
         }
     }
 
+    /// The conversation settings of `channel` (the defaults for a channel no longer configured).
+    fn config_for(&self, channel: &str) -> ConversationConfig {
+        self.inner
+            .channels
+            .get(channel)
+            .map(|c| c.conversation.clone())
+            .unwrap_or_default()
+    }
+
     fn entry(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Entry>>> {
         lock(&self.inner.entries).get(id).cloned()
     }
@@ -226,7 +250,7 @@ impl Bridge {
             .entry(id.clone())
             .or_insert_with(|| {
                 let conversation = Conversation::new(
-                    self.inner.config.clone(),
+                    self.config_for(channel),
                     UserRef {
                         id: user.to_owned(),
                         nickname: None,
@@ -268,7 +292,7 @@ impl Bridge {
             // Nothing was stored: forget what the input did, so a retry starts from the same
             // state (a half-applied input would otherwise lose its outputs for good).
             entry.conversation = Conversation::restore(
-                self.inner.config.clone(),
+                self.config_for(&saved.channel),
                 saved.snapshot.clone(),
                 clock::now(),
             );
@@ -443,10 +467,10 @@ fn prune_older_than(inbox: &sled::Tree, cutoff: u64) -> usize {
     old.len()
 }
 
-fn channel_kind(channels: &BTreeMap<String, Arc<dyn Channel>>, channel: &str) -> String {
+fn channel_kind(channels: &BTreeMap<String, BridgeChannel>, channel: &str) -> String {
     channels.get(channel).map_or_else(
         || "channel".to_owned(),
-        |c| format!("{:?}", c.kind()).to_lowercase(),
+        |c| format!("{:?}", c.adapter.kind()).to_lowercase(),
     )
 }
 

@@ -27,6 +27,32 @@ pub(crate) struct ConversationRecord {
     pub(crate) next_action: u64,
 }
 
+/// A [`ConversationRecord`] as record format 1 stored it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ConversationRecordV1 {
+    snapshot: switchboard_core::conversation::legacy::SnapshotV1,
+    channel: String,
+    user: String,
+    chats: u64,
+    live_chat: Option<ChatId>,
+    taken: Option<(ChatId, u64)>,
+    next_action: u64,
+}
+
+impl From<ConversationRecordV1> for ConversationRecord {
+    fn from(v1: ConversationRecordV1) -> ConversationRecord {
+        ConversationRecord {
+            snapshot: v1.snapshot.into(),
+            channel: v1.channel,
+            user: v1.user,
+            chats: v1.chats,
+            live_chat: v1.live_chat,
+            taken: v1.taken,
+            next_action: v1.next_action,
+        }
+    }
+}
+
 /// Which worker performs an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) enum Lane {

@@ -1,5 +1,12 @@
-//! Versioned record encoding: one version byte pair, then the bincode 2 body. A later format can
-//! be read beside the old one by matching on the version.
+//! Versioned record encoding: one version byte pair, then the bincode 2 body. A later format is
+//! read beside the old one by matching on the version.
+//!
+//! | format | release | what changed |
+//! |---|---|---|
+//! | 1 | 0.1 | — |
+//! | 2 | 0.2 | conversation snapshots: kept agent lines, last known location ([`decode_migrating`] reads format 1 through [`SnapshotV1`](switchboard_core::conversation::legacy::SnapshotV1)) |
+//!
+//! A record type whose layout did not change decodes from any known format with [`decode`].
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -7,7 +14,10 @@ use serde::de::DeserializeOwned;
 use super::StoreError;
 
 /// The record format this build writes.
-pub const RECORD_VERSION: u16 = 1;
+pub const RECORD_VERSION: u16 = 2;
+
+/// The oldest format this build reads.
+pub const OLDEST_RECORD_VERSION: u16 = 1;
 
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
@@ -22,17 +32,37 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(bytes)
 }
 
-/// Decodes a record written by this or an earlier format.
+fn split(bytes: &[u8]) -> Result<(u16, &[u8]), StoreError> {
+    match bytes {
+        [a, b, body @ ..] => Ok((u16::from_be_bytes([*a, *b]), body)),
+        _ => Err(StoreError::Corrupt("record shorter than its header".into())),
+    }
+}
+
+fn body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StoreError> {
+    bincode::serde::decode_from_slice(body, config())
+        .map(|(value, _)| value)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Decodes a record of a type whose layout is the same in every known format.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    let (version, body) = match bytes {
-        [a, b, body @ ..] => (u16::from_be_bytes([*a, *b]), body),
-        _ => return Err(StoreError::Corrupt("record shorter than its header".into())),
-    };
-    match version {
-        RECORD_VERSION => bincode::serde::decode_from_slice(body, config())
-            .map(|(value, _)| value)
-            .map_err(|e| StoreError::Corrupt(e.to_string())),
-        other => Err(StoreError::UnknownVersion(other)),
+    match split(bytes)? {
+        (OLDEST_RECORD_VERSION..=RECORD_VERSION, rest) => body(rest),
+        (other, _) => Err(StoreError::UnknownVersion(other)),
+    }
+}
+
+/// Decodes a record whose layout changed in format 2: format 1 is read as `V1` and converted.
+pub fn decode_migrating<T, V1>(bytes: &[u8]) -> Result<T, StoreError>
+where
+    T: DeserializeOwned,
+    V1: DeserializeOwned + Into<T>,
+{
+    match split(bytes)? {
+        (1, rest) => body::<V1>(rest).map(Into::into),
+        (RECORD_VERSION, rest) => body(rest),
+        (other, _) => Err(StoreError::UnknownVersion(other)),
     }
 }
 
@@ -54,5 +84,33 @@ mod tests {
             decode::<(String, u64)>(&[1]),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn format_one_records_are_read_through_their_old_layout() {
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct New(String, u64, bool);
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Old(String, u64);
+        impl From<Old> for New {
+            fn from(old: Old) -> New {
+                New(old.0, old.1, false)
+            }
+        }
+        let mut v1 = 1u16.to_be_bytes().to_vec();
+        v1.extend(bincode::serde::encode_to_vec(Old("chat".into(), 7), config()).unwrap());
+        assert_eq!(
+            decode_migrating::<New, Old>(&v1).unwrap(),
+            New("chat".into(), 7, false)
+        );
+        let v2 = encode(&New("chat".into(), 7, true)).unwrap();
+        assert_eq!(
+            decode_migrating::<New, Old>(&v2).unwrap(),
+            New("chat".into(), 7, true)
+        );
+        // A type that did not change reads format 1 as it is.
+        let mut same = 1u16.to_be_bytes().to_vec();
+        same.extend(bincode::serde::encode_to_vec(("chat", 7u64), config()).unwrap());
+        assert_eq!(decode::<(String, u64)>(&same).unwrap(), ("chat".into(), 7));
     }
 }

@@ -173,6 +173,17 @@ impl WeChatUser {
         self.push(&xml)
     }
 
+    /// A `LOCATION` event: the periodic report WeChat sends every few seconds while the user
+    /// allows location reporting (not a message; it grants no send window).
+    pub fn location_report(&self, latitude: &str, longitude: &str) -> Push {
+        let xml = format!(
+            "<xml>{}<Event>{}</Event>\n<Latitude>{latitude}</Latitude>\n<Longitude>{longitude}</Longitude>\n<Precision>65.0</Precision>\n</xml>",
+            self.header(self.now(), "event"),
+            cdata("LOCATION")
+        );
+        self.push(&xml)
+    }
+
     /// A push of a `MsgType` WeChat may introduce some day.
     pub fn unknown(&self, msg_type: &str) -> Push {
         let xml = format!(

@@ -531,7 +531,7 @@ fn warns_the_agent_once_when_few_sends_remain() {
 }
 
 #[test]
-fn tells_the_agent_when_the_window_closed_instead_of_dropping_text() {
+fn agent_lines_written_while_the_window_is_closed_are_kept_and_sent_when_the_user_writes() {
     // Budget used up.
     let mut h = Harness::chatting();
     for line in ["a", "b", "c", "d"] {
@@ -543,31 +543,41 @@ fn tells_the_agent_when_the_window_closed_instead_of_dropping_text() {
     assert!(send_ids(&out).is_empty());
     assert_eq!(
         to_agent(&out),
-        [
-            "[Switchboard] Not delivered, the customer's reply window is closed until they write again: are you there?"
-        ]
+        [WINDOW_CLOSED],
+        "told once, without the text"
     );
+    let out = h.event(agent_text("still there?"));
+    assert!(to_agent(&out).is_empty(), "once per closure");
+    // The user writes: the kept lines go out first, as one message.
+    let out = h.user(text("yes"));
+    assert_eq!(to_agent(&out), ["yes"]);
+    let out = h.advance(2 * SECOND);
+    assert_eq!(to_user(&out), ["are you there?\nstill there?"]);
+    assert_eq!(h.chat.remaining_sends(h.now), 4);
 
     // Window expired by time.
     let mut h = Harness::chatting();
     h.now = h.now + Duration::from_secs(48 * 3600);
     let out = h.event(agent_text("hello?"));
     assert!(send_ids(&out).is_empty());
-    assert_eq!(to_agent(&out).len(), 1);
-    assert!(to_agent(&out)[0].ends_with(": hello?"));
+    assert_eq!(to_agent(&out), [WINDOW_CLOSED]);
 }
 
+const WINDOW_CLOSED: &str = "[Switchboard] The customer's reply window is closed: what you write now is kept and sent when they write again.";
+
 #[test]
-fn a_line_that_would_leave_after_the_window_closes_is_reported_at_once() {
+fn a_line_that_would_leave_after_the_window_closes_is_kept_at_once() {
     let mut h = Harness::chatting();
     h.now = h.now + (Duration::from_secs(48 * 3600) - SECOND);
     let out = h.event(agent_text("late"));
-    assert_eq!(to_agent(&out).len(), 1);
+    assert_eq!(to_agent(&out), [WINDOW_CLOSED]);
     assert_eq!(h.chat.poll_timeout(), None);
+    h.user(text("back"));
+    assert_eq!(to_user(&h.advance(2 * SECOND)), ["late"]);
 }
 
 #[test]
-fn a_failed_delivery_closes_the_window_and_tells_the_agent() {
+fn a_send_refused_as_the_window_closes_is_reported_once_when_it_reopens() {
     let mut h = Harness::chatting();
     h.event(agent_text("first"));
     let out = h.advance(2 * SECOND);
@@ -578,13 +588,21 @@ fn a_failed_delivery_closes_the_window_and_tells_the_agent() {
         id,
         failure: DeliveryFailure::WindowClosed,
     });
-    let reports = to_agent(&out);
-    assert_eq!(reports.len(), 2, "{out:?}");
-    assert!(reports[0].ends_with(": first"));
-    assert!(reports[1].ends_with(": second"));
+    assert_eq!(to_agent(&out), [WINDOW_CLOSED], "{out:?}");
     assert_eq!(h.chat.remaining_sends(h.now), 0);
     assert_eq!(h.chat.poll_timeout(), None);
     assert!(send_ids(&h.advance(5 * SECOND)).is_empty());
+    // The refused send is not sent again (it would now arrive after lines that did); the
+    // waiting one is.
+    let out = h.user(text("hello"));
+    assert_eq!(
+        to_agent(&out),
+        [
+            "[Switchboard] 1 message(s) did not reach the customer before their reply window closed. The latest: first",
+            "hello"
+        ]
+    );
+    assert_eq!(to_user(&h.advance(2 * SECOND)), ["second"]);
 }
 
 #[test]
@@ -598,12 +616,7 @@ fn a_failed_notice_tells_the_agent_the_window_closed_once() {
         id: notice,
         failure: DeliveryFailure::QuotaExhausted,
     });
-    assert_eq!(
-        to_agent(&out),
-        [
-            "[Switchboard] The customer's reply window is closed: they will not see further messages until they write again."
-        ]
-    );
+    assert_eq!(to_agent(&out), [WINDOW_CLOSED]);
     let out = h.input(Input::DeliveryFailed {
         id: second,
         failure: DeliveryFailure::QuotaExhausted,
@@ -621,7 +634,13 @@ fn failures_from_an_older_window_do_not_close_the_new_one() {
         id,
         failure: DeliveryFailure::WindowClosed,
     });
-    assert_eq!(to_agent(&out).len(), 1, "the text is still reported");
+    assert_eq!(
+        to_agent(&out),
+        [
+            "[Switchboard] 1 message(s) did not reach the customer before their reply window closed. The latest: first"
+        ],
+        "reported at once: the window the user reopened is open"
+    );
     assert_eq!(h.chat.remaining_sends(h.now), 5);
 }
 
@@ -636,7 +655,9 @@ fn gave_up_delivery_is_reported_to_the_agent() {
     });
     assert_eq!(
         to_agent(&out),
-        ["[Switchboard] Could not deliver to the customer (HTTP 502): your code is 1234"]
+        [
+            "[Switchboard] 1 message(s) could not be delivered to the customer (HTTP 502). The latest: your code is 1234"
+        ]
     );
     // A repeated report for the same send is ignored.
     let out = h.input(Input::DeliveryFailed {
@@ -735,3 +756,5 @@ fn an_operator_ends_a_live_chat_like_the_user_would_and_not_an_idle_one() {
     // Text typed before the session confirms the end is held, not sent to the ending chat.
     assert!(to_agent(&h.user(text("wait"))).is_empty());
 }
+
+mod edges;
