@@ -128,6 +128,10 @@ async fn ten_users_chat(crashes: Crashes) {
             assert_eq!(control.failover_all(), USERS, "every session fails over");
         }
         if crashes == Crashes::OnceMidway && round == 3 {
+            // A reply on the phone is not yet a recorded delivery: wait until it is, and for
+            // the flush that follows each record (milliseconds).
+            support::wait_until_idle(&gateway.admin).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
             restart(&mut gateway, &config_path);
         }
     }

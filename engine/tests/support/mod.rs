@@ -169,3 +169,31 @@ pub async fn admin_get(url: &str) -> (u16, String) {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Waits until the gateway has nothing in flight: every conversation's action queue is empty in
+/// both lanes (so every delivery is recorded, and a kill now repeats nothing).
+pub async fn wait_until_idle(admin: &str) {
+    let url = format!("{admin}/admin/conversations");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let (status, body) = admin_get(&url).await;
+        if status == 200 {
+            let conversations: serde_json::Value =
+                serde_json::from_str(&body).expect("conversations as JSON");
+            let idle = conversations["conversations"]
+                .as_array()
+                .is_some_and(|all| {
+                    all.iter()
+                        .all(|c| c["pending"] == serde_json::json!([0, 0]))
+                });
+            if idle {
+                return;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gateway never fell idle: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
