@@ -12,18 +12,21 @@
 //!   driven quinn-proto style — `handle(input, now)`, then drain `poll_output()` and arm
 //!   `poll_timeout()`. Requests carry ids; session-ending failures are events, not errors.
 //!   Its [`session::Snapshot`] is serde, so a driver can persist it and resume after a crash.
+//! - **The desk vocabulary** ([`desk`]): what a conversation needs from any agent desk and asks
+//!   of one. Each desk machine translates at its edge (Live Agent: [`session::desk`]).
 //! - **The conversation machine** ([`conversation`]): joins one channel user to at most one live
-//!   session at a time — what starts and ends a chat, what the user is told, how agent lines are
-//!   merged to fit the channel's send window, and what the agent hears when the user cannot be
-//!   reached. Same contract: `handle(input, now)`, `poll_output()`, `poll_timeout()`, and a serde
-//!   [`conversation::Snapshot`].
+//!   chat at a time, speaking only the desk vocabulary — what starts and ends a chat, what the
+//!   user is told, how agent lines are merged to fit the channel's send window, and what the
+//!   agent hears when the user cannot be reached. Same contract: `handle(input, now)`,
+//!   `poll_output()`, `poll_timeout()`, and a serde [`conversation::Snapshot`].
 //!
-//! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the machine),
-//! [`conversation`] (the user ⇄ session rules), and, with the `model` feature, `model` (a
-//! reference Live Agent server and the model-test harness, shared by the simulator, the tests
-//! and the fuzz targets).
+//! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the Live Agent
+//! machine), [`desk`] (the desk vocabulary), [`conversation`] (the user ⇄ desk rules), and, with
+//! the `model` feature, `model` (a reference Live Agent server and the model-test harness, shared
+//! by the simulator, the tests and the fuzz targets).
 
 pub mod conversation;
+pub mod desk;
 pub mod liveagent;
 #[cfg(feature = "model")]
 pub mod model;

@@ -13,10 +13,7 @@ use switchboard_core::conversation::{
     Conversation, ConversationConfig, DeliveryFailure, DeliveryId, Input, Output, Snapshot, ToUser,
     UserMessage, UserRef,
 };
-use switchboard_core::session::{
-    Agent, ChatEndedBy, EndReason, FileTransferEvent, FileTransferKind, RequestFailReason,
-    SessionEvent, VisitorAction,
-};
+use switchboard_core::desk::{Agent, DeskEnd, DeskEvent, DeskRequest, EndReason};
 use switchboard_core::time::Timestamp;
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -153,7 +150,7 @@ impl Run {
         if persists == 1 {
             assert_eq!(out[0], Output::Persist);
         }
-        if let Input::Session(SessionEvent::Ended { .. }) = input {
+        if let Input::Desk(DeskEvent::Ended { .. }) = input {
             m.live = None;
         }
         let mut forwarded_this_step = Vec::new();
@@ -167,17 +164,17 @@ impl Run {
                         visitor_ended: false,
                     });
                 }
-                Output::Visitor(action) => {
+                Output::Desk(action) => {
                     let live = m.live.expect("visitor action without a live chat");
                     assert!(!live.visitor_ended, "visitor action after End: {out:?}");
                     match action {
-                        VisitorAction::End => {
+                        DeskRequest::End => {
                             m.live = Some(Live {
                                 visitor_ended: true,
                                 ..live
                             });
                         }
-                        VisitorAction::Text(text) if text.starts_with("[Switchboard]") => {
+                        DeskRequest::Text(text) if text.starts_with("[Switchboard]") => {
                             for tag in tags(text, "agent-") {
                                 *m.agent_reported.entry(tag).or_default() += 1;
                             }
@@ -190,7 +187,7 @@ impl Run {
                                 m.lost_reported += count;
                             }
                         }
-                        VisitorAction::Text(text) => {
+                        DeskRequest::Text(text) => {
                             for tag in tags(text, "user-") {
                                 assert!(
                                     m.last_user_forwarded.is_none_or(|last| tag > last),
@@ -242,14 +239,14 @@ impl Run {
         {
             assert_eq!(forwarded_this_step, vec![tag], "{out:?}");
         }
-        if let Input::Session(SessionEvent::AgentJoined(_)) = input
+        if let Input::Desk(DeskEvent::AgentJoined(_)) = input
             && let Some(live) = &mut m.live
         {
             live.joined = true;
         }
         // Reports to the agent never quote a report.
         for text in out.iter().filter_map(|o| match o {
-            Output::Visitor(VisitorAction::Text(t)) => Some(t),
+            Output::Desk(DeskRequest::Text(t)) => Some(t),
             _ => None,
         }) {
             assert!(
@@ -297,23 +294,23 @@ impl Run {
         };
         let agent = |name: &str| Agent {
             name: name.into(),
-            user_id: format!("005{name}"),
+            id: format!("005{name}"),
         };
         let event = if live.visitor_ended && choice.is_multiple_of(3) {
-            SessionEvent::Ended {
-                reason: EndReason::VisitorEnded,
-                undelivered: Vec::new(),
+            DeskEvent::Ended {
+                reason: EndReason::Visitor,
+                unsent: Vec::new(),
             }
         } else if !live.joined {
             match choice % 8 {
-                0..=3 => SessionEvent::Queued {
+                0..=3 => DeskEvent::Queued {
                     position: Some(i64::from(choice % 5)),
-                    estimated_wait_secs: Some(i64::from(choice)),
+                    wait_secs: Some(i64::from(choice)),
                 },
-                4..=6 => SessionEvent::AgentJoined(agent("Andy")),
-                _ => SessionEvent::Ended {
-                    reason: EndReason::RequestFailed(RequestFailReason::Unavailable),
-                    undelivered: Vec::new(),
+                4..=6 => DeskEvent::AgentJoined(agent("Andy")),
+                _ => DeskEvent::Ended {
+                    reason: EndReason::Desk(DeskEnd::NoAgent),
+                    unsent: Vec::new(),
                 },
             }
         } else {
@@ -322,31 +319,23 @@ impl Run {
                     let tag = self.model.next_agent;
                     self.model.next_agent += 1;
                     self.model.agent_fed.insert(tag);
-                    SessionEvent::AgentText {
-                        name: "Andy".into(),
-                        text: format!("agent-{tag}"),
-                    }
+                    DeskEvent::AgentText(format!("agent-{tag}"))
                 }
-                6 => SessionEvent::AgentTyping,
-                7 => SessionEvent::Transferred(agent("Bea")),
-                8 => SessionEvent::FileTransfer(FileTransferEvent {
-                    kind: FileTransferKind::Requested,
-                    file_token: None,
-                    upload_url: None,
-                    cdm_url: None,
-                }),
-                9 => SessionEvent::AgentNotTyping,
-                10 => SessionEvent::Ended {
-                    reason: EndReason::ChatEnded(ChatEndedBy::Agent),
-                    undelivered: Vec::new(),
+                6 => DeskEvent::AgentTyping(true),
+                7 => DeskEvent::Transferred(agent("Bea")),
+                8 => DeskEvent::FileRequested,
+                9 => DeskEvent::AgentTyping(false),
+                10 => DeskEvent::Ended {
+                    reason: EndReason::Agent,
+                    unsent: Vec::new(),
                 },
-                _ => SessionEvent::Ended {
-                    reason: EndReason::ConnectionLost,
-                    undelivered: Vec::new(),
+                _ => DeskEvent::Ended {
+                    reason: EndReason::Unreachable,
+                    unsent: Vec::new(),
                 },
             }
         };
-        self.feed(Input::Session(event), None);
+        self.feed(Input::Desk(event), None);
     }
 
     fn deliver(&mut self, pick: usize, outcome: u8) {

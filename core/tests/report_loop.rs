@@ -12,7 +12,7 @@ use switchboard_core::conversation::{
     Conversation, ConversationConfig, DeliveryFailure, DeliveryId, Input, Output, ToUser,
     UserMessage, UserRef,
 };
-use switchboard_core::session::{Agent, SessionEvent, VisitorAction};
+use switchboard_core::desk::{Agent, DeskEvent, DeskRequest};
 use switchboard_core::time::Timestamp;
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -90,14 +90,14 @@ impl Run {
                 rounds < 10_000,
                 "the conversation and the bot never fall silent"
             );
-            let joins = matches!(input, Input::Session(SessionEvent::AgentJoined(_)));
+            let joins = matches!(input, Input::Desk(DeskEvent::AgentJoined(_)));
             self.chat.handle(input, self.now).expect("legal input");
             while let Some(output) = self.chat.poll_output() {
                 match output {
                     Output::StartChat(_) => {
-                        inputs.insert(0, Input::Session(SessionEvent::AgentJoined(agent())));
+                        inputs.insert(0, Input::Desk(DeskEvent::AgentJoined(agent())));
                     }
-                    Output::Visitor(VisitorAction::Text(text)) => {
+                    Output::Desk(DeskRequest::Text(text)) => {
                         self.check_report(&text);
                         self.to_agent.push(text.clone());
                         if self.joined {
@@ -106,7 +106,7 @@ impl Run {
                             inputs.insert(0, agent_line(reply));
                         }
                     }
-                    Output::Visitor(_) | Output::Persist => {}
+                    Output::Desk(_) | Output::Persist => {}
                     Output::Send { id, message } => {
                         if let ToUser::Text(text) = &message {
                             assert!(
@@ -180,15 +180,12 @@ impl Run {
 fn agent() -> Agent {
     Agent {
         name: "Bot".into(),
-        user_id: "005Bot".into(),
+        id: "005Bot".into(),
     }
 }
 
 fn agent_line(text: String) -> Input {
-    Input::Session(SessionEvent::AgentText {
-        name: "Bot".into(),
-        text,
-    })
+    Input::Desk(DeskEvent::AgentText(text))
 }
 
 proptest! {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_channels::Channel;
 use switchboard_channels::wechat::{WeChatChannel, WeChatConfig};
-use switchboard_core::conversation::{ConversationConfig, Templates};
+use switchboard_channels::{Capabilities, Channel};
+use switchboard_core::conversation::{ConversationConfig, Forwarding, Templates};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -231,10 +231,11 @@ fn build_channels(
                     message: e.to_string(),
                 })?;
                 let adapter: Arc<dyn Channel> = Arc::new(adapter);
-                let conversation = ConversationConfig {
-                    forward: forwarding(&w.forward_events),
-                    ..conversation.clone()
-                };
+                let conversation = for_channel(
+                    conversation,
+                    &adapter.capabilities(),
+                    forwarding(&w.forward_events),
+                );
                 channels.insert(
                     w.id.clone(),
                     BridgeChannel {
@@ -246,6 +247,32 @@ fn build_channels(
         }
     }
     Ok(channels)
+}
+
+/// `base` fitted to one channel: its send window and budget, message size and typing come from
+/// its capabilities, what it forwards from its section.
+fn for_channel(
+    base: &ConversationConfig,
+    capabilities: &Capabilities,
+    forward: Forwarding,
+) -> ConversationConfig {
+    let (window, window_budget) = match &capabilities.send_window {
+        Some(window) => (
+            window.duration,
+            window.messages_per_interaction.unwrap_or(u32::MAX),
+        ),
+        None => (ConversationConfig::NO_WINDOW, u32::MAX),
+    };
+    ConversationConfig {
+        window,
+        window_budget,
+        max_text_bytes: capabilities.max_text_bytes,
+        // What is kept while the window is closed fits in one message.
+        kept_max_bytes: capabilities.max_text_bytes / 10 * 9,
+        typing: capabilities.typing,
+        forward,
+        ..base.clone()
+    }
 }
 
 /// The conversation settings: built-in texts in the configured language, overridden by name.

@@ -21,10 +21,16 @@ pub struct ConversationConfig {
     pub queue_notice_interval: Duration,
     /// Agent lines arriving within this window of the first are merged into one message.
     pub merge_window: Duration,
-    /// Sends the channel allows per user-message window.
+    /// Sends the channel allows per user-message window (`u32::MAX`: no limit).
     pub window_budget: u32,
-    /// How long the reply window stays open after a user message.
+    /// How long the reply window stays open after a user message (a channel without a window:
+    /// [`ConversationConfig::NO_WINDOW`]).
     pub window: Duration,
+    /// Longest text one message to the user may carry, in UTF-8 bytes: longer agent text goes
+    /// out as several messages, each one send of the window's budget.
+    pub max_text_bytes: usize,
+    /// Whether the channel can show the user that the agent is typing.
+    pub typing: bool,
     /// Tell the agent (once per window) when this many sends or fewer remain.
     pub budget_warning_at: u32,
     /// Agent lines written while the user cannot be reached are kept, oldest first, up to this
@@ -60,6 +66,8 @@ impl Default for ConversationConfig {
             merge_window: Duration::from_secs(2),
             window_budget: 5,
             window: Duration::from_secs(48 * 3600),
+            max_text_bytes: 2048,
+            typing: true,
             budget_warning_at: 1,
             kept_max_bytes: 1_800,
             forward: Forwarding::default(),
@@ -69,6 +77,9 @@ impl Default for ConversationConfig {
 }
 
 impl ConversationConfig {
+    /// The window of a channel that has none: a century.
+    pub const NO_WINDOW: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
     pub(crate) fn is_start_keyword(&self, text: &str) -> bool {
         matches_any(&self.start_keywords, text)
     }

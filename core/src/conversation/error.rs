@@ -8,8 +8,8 @@ use super::input::DeliveryId;
 /// An input the conversation cannot accept (a driver bug). Nothing changed when returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConversationError {
-    /// A session event arrived while no chat is live.
-    #[error("a session event arrived but this conversation has no live chat")]
+    /// A desk event arrived while no chat is live.
+    #[error("a desk event arrived but this conversation has no live chat")]
     NoLiveChat,
     /// A delivery outcome for an id this conversation never handed out.
     #[error("{0} was never issued by this conversation")]

@@ -1,4 +1,4 @@
-//! The live session's events: queue reports, agents joining and leaving, agent text and typing,
+//! The desk's events: queue reports, agents joining and taking over, agent text and typing,
 //! file requests, and the end of the chat.
 
 use std::mem;
@@ -6,48 +6,44 @@ use std::mem;
 use super::Conversation;
 use super::state::{Chatting, QueueInfo, State, Told};
 use super::templates::Notice;
-use crate::session::{ChatEndedBy, EndReason, FileTransferEvent, FileTransferKind, SessionEvent};
+use crate::desk::{Agent, DeskEnd, DeskEvent, EndReason};
 use crate::time::Timestamp;
 
 impl Conversation {
-    /// An event of the live session (the caller checked that there is one).
-    pub(super) fn on_session(&mut self, event: SessionEvent, now: Timestamp) {
+    /// An event of the live chat's desk (the caller checked that there is one).
+    pub(super) fn on_desk(&mut self, event: DeskEvent, now: Timestamp) {
         match event {
-            SessionEvent::Queued {
+            DeskEvent::Queued {
                 position,
-                estimated_wait_secs,
+                wait_secs,
             } => {
                 if let State::Waiting(waiting) = &mut self.persisted.state {
                     waiting.latest = Some(QueueInfo {
                         position,
-                        wait_secs: estimated_wait_secs,
+                        wait_secs,
                     });
                 }
             }
-            SessionEvent::AgentJoined(agent) => self.on_agent(agent, true, now),
-            SessionEvent::Transferred(agent) => self.on_agent(agent, false, now),
-            SessionEvent::AgentText { text, .. } => self.relay_agent_text(text, now),
-            SessionEvent::AgentTyping => {
+            DeskEvent::AgentJoined(agent) => self.on_agent(agent, true, now),
+            DeskEvent::Transferred(agent) => self.on_agent(agent, false, now),
+            DeskEvent::AgentText(text) => self.relay_agent_text(text, now),
+            DeskEvent::AgentTyping(true) => {
                 if self.agent_reachable() {
                     self.typing(now);
                 }
             }
-            SessionEvent::FileTransfer(transfer) => self.on_file_transfer(transfer, now),
-            SessionEvent::Ended {
-                reason,
-                undelivered,
-            } => self.on_ended(reason, undelivered.len(), now),
-            // Nothing for the user: the chat goes on.
-            SessionEvent::AgentNotTyping
-            | SessionEvent::AgentDisconnected
-            | SessionEvent::CustomEvent { .. }
-            | SessionEvent::Reconnected
-            | SessionEvent::PostRejected { .. }
-            | SessionEvent::Unhandled { .. } => {}
+            DeskEvent::AgentTyping(false) => {}
+            DeskEvent::FileRequested => self.on_file_requested(now),
+            DeskEvent::FileRequestDone => {
+                if let State::Chatting(chatting) = &mut self.persisted.state {
+                    chatting.file_requested = false;
+                }
+            }
+            DeskEvent::Ended { reason, unsent } => self.on_ended(reason, unsent.len(), now),
         }
     }
 
-    fn on_agent(&mut self, agent: crate::session::Agent, joined: bool, now: Timestamp) {
+    fn on_agent(&mut self, agent: Agent, joined: bool, now: Timestamp) {
         let name = agent.name.clone();
         match &mut self.persisted.state {
             State::Waiting(_) => {
@@ -76,29 +72,21 @@ impl Conversation {
         self.tell_user(text, now);
     }
 
-    fn on_file_transfer(&mut self, transfer: FileTransferEvent, now: Timestamp) {
+    fn on_file_requested(&mut self, now: Timestamp) {
         let State::Chatting(chatting) = &mut self.persisted.state else {
             return;
         };
-        match transfer.kind {
-            FileTransferKind::Requested => {
-                chatting.file_requested = true;
-                let notice = Notice::FileRequested {
-                    agent: &chatting.agent.name,
-                };
-                let text = self.config.templates.render(&notice);
-                self.tell_user(text, now);
-            }
-            FileTransferKind::Canceled | FileTransferKind::Success | FileTransferKind::Failure => {
-                chatting.file_requested = false;
-            }
-            FileTransferKind::Other(_) => {}
-        }
+        chatting.file_requested = true;
+        let notice = Notice::FileRequested {
+            agent: &chatting.agent.name,
+        };
+        let text = self.config.templates.render(&notice);
+        self.tell_user(text, now);
     }
 
     /// The chat is over: merged agent lines go out first, then why it ended; messages the user
     /// wrote while it was ending are then handled as new ones. `unsent`: visitor texts the
-    /// session never passed to an agent (typed while queued).
+    /// desk never passed to an agent (typed while queued).
     fn on_ended(&mut self, reason: EndReason, unsent: usize, now: Timestamp) {
         let previous = mem::replace(&mut self.persisted.state, State::Idle);
         // (agent name, messages held meanwhile, the user withdrew before an agent joined)
@@ -112,29 +100,14 @@ impl Conversation {
         };
         self.flush_relay(now);
         let notice = match (&reason, agent.as_deref()) {
-            (EndReason::ChatEnded(ChatEndedBy::Client) | EndReason::VisitorEnded, None)
-                if withdrawn =>
-            {
-                Notice::Withdrawn { unsent }
-            }
-            (EndReason::ChatEnded(ChatEndedBy::Agent), Some(agent)) => {
-                Notice::EndedByAgent { agent }
-            }
-            (EndReason::ChatEnded(ChatEndedBy::Agent | ChatEndedBy::Other(_)), _) => Notice::Ended,
-            (EndReason::ChatEnded(ChatEndedBy::Client) | EndReason::VisitorEnded, _) => {
-                Notice::EndedByUser
-            }
-            (EndReason::ChatEnded(ChatEndedBy::ClientIdleTimeout), _) => Notice::EndedIdle,
-            (
-                EndReason::ChatEnded(
-                    ChatEndedBy::AgentsUnavailable | ChatEndedBy::AgentPushTimeout,
-                )
-                | EndReason::RequestFailed(_)
-                | EndReason::InitRejected(_),
-                _,
-            ) => Notice::NoAgent,
-            (EndReason::SessionInvalid, _) => Notice::SessionExpired,
-            (EndReason::ConnectionLost, _) => Notice::ConnectionLost,
+            (EndReason::Visitor, None) if withdrawn => Notice::Withdrawn { unsent },
+            (EndReason::Agent, Some(agent)) => Notice::EndedByAgent { agent },
+            (EndReason::Agent | EndReason::Desk(DeskEnd::Other(_)), _) => Notice::Ended,
+            (EndReason::Visitor, _) => Notice::EndedByUser,
+            (EndReason::Desk(DeskEnd::VisitorIdle), _) => Notice::EndedIdle,
+            (EndReason::Desk(DeskEnd::NoAgent), _) => Notice::NoAgent,
+            (EndReason::Desk(DeskEnd::Expired), _) => Notice::SessionExpired,
+            (EndReason::Unreachable, _) => Notice::ConnectionLost,
         };
         let text = self.config.templates.render(&notice);
         self.tell_user(text, now);

@@ -1,9 +1,9 @@
 //! What the driver feeds into a [`Conversation`](super::Conversation): the user's pushes, the
-//! live session's events, and how each delivery to the user went.
+//! live chat's desk events, and how each delivery to the user went.
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::SessionEvent;
+use crate::desk::DeskEvent;
 
 /// The channel user a conversation belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,8 +125,8 @@ pub enum DeliveryFailure {
 pub enum Input {
     /// A user push, already deduplicated and durable.
     User(UserMessage),
-    /// The next event of the live session, in the order the session produced them.
-    Session(SessionEvent),
+    /// The next event of the live chat's desk, in the order the desk produced them.
+    Desk(DeskEvent),
     /// A [`Send`](super::Output::Send) reached the user.
     Delivered {
         /// Which send.

@@ -1,13 +1,14 @@
-//! One channel user joined to at most one live Live Agent [`Session`](crate::session::Session)
-//! at a time, as a pure state machine (same contract as the session).
+//! One channel user joined to at most one live chat at an agent desk at a time, as a pure state
+//! machine (same contract as the session). It speaks only the [desk vocabulary](crate::desk):
+//! which desk runs the chat (Live Agent, or another) is the driver's business.
 //!
 //! `Idle → Waiting → Chatting → (Ending →) Idle`. The machine is fed [`Input`]s carrying the
-//! time — the user's pushes, the live session's [`SessionEvent`](crate::session::SessionEvent)s,
-//! delivery outcomes and timeouts — and hands out [`Output`]s: start a chat, pass a visitor
-//! action to the session, send something to the user, persist. It decides what starts and ends
-//! a chat, what the user is told (queue position, agent joined, no agent, chat over), how agent
-//! lines are merged to fit the channel's send quota, and what the agent is told when the user
-//! cannot be reached. It never performs I/O and never reads a clock.
+//! time — the user's pushes, the desk's [`DeskEvent`](crate::desk::DeskEvent)s, delivery
+//! outcomes and timeouts — and hands out [`Output`]s: start a chat, pass a request to the desk,
+//! send something to the user, persist. It decides what starts and ends a chat, what the user is
+//! told (queue position, agent joined, no agent, chat over), how agent lines are merged to fit
+//! the channel's send quota, and what the agent is told when the user cannot be reached. It
+//! never performs I/O and never reads a clock.
 //!
 //! The send window: every user message reopens it with
 //! [`window_budget`](ConversationConfig::window_budget) sends for
@@ -21,7 +22,7 @@
 //! use switchboard_core::conversation::{
 //!     Conversation, ConversationConfig, Input, Output, ToUser, UserMessage, UserRef,
 //! };
-//! use switchboard_core::session::{Agent, SessionEvent, VisitorAction};
+//! use switchboard_core::desk::{Agent, DeskEvent, DeskRequest};
 //! use switchboard_core::time::Timestamp;
 //!
 //! let now = Timestamp::from_millis(0);
@@ -31,14 +32,14 @@
 //! // The first message starts a chat and becomes the first visitor text.
 //! chat.handle(Input::User(UserMessage::Text("hello".into())), now).unwrap();
 //! assert_eq!(chat.poll_output(), Some(Output::Persist));
-//! let Some(Output::StartChat(request)) = chat.poll_output() else { panic!() };
-//! assert_eq!(request.visitor_name, "Wei");
-//! assert_eq!(chat.poll_output(), Some(Output::Visitor(VisitorAction::Text("hello".into()))));
+//! let Some(Output::StartChat(start)) = chat.poll_output() else { panic!() };
+//! assert_eq!(start.visitor_name, "Wei");
+//! assert_eq!(chat.poll_output(), Some(Output::Desk(DeskRequest::Text("hello".into()))));
 //! assert_eq!(chat.poll_output(), None);
 //!
 //! // The agent's name is announced to the user.
-//! let agent = Agent { name: "Andy".into(), user_id: "005x".into() };
-//! chat.handle(Input::Session(SessionEvent::AgentJoined(agent)), now).unwrap();
+//! let agent = Agent { name: "Andy".into(), id: "005x".into() };
+//! chat.handle(Input::Desk(DeskEvent::AgentJoined(agent)), now).unwrap();
 //! assert_eq!(chat.poll_output(), Some(Output::Persist));
 //! let Some(Output::Send { id, message }) = chat.poll_output() else { panic!() };
 //! assert_eq!(message, ToUser::Text("Andy is now with you.".into()));
@@ -53,6 +54,7 @@ mod input;
 pub mod legacy;
 mod output;
 mod relay;
+mod split;
 mod state;
 mod templates;
 mod user;
@@ -89,7 +91,7 @@ pub enum StateKind {
     Waiting,
     /// An agent is in the chat.
     Chatting,
-    /// The user ended the chat; the session has not confirmed yet.
+    /// The user ended the chat; the desk has not confirmed yet.
     Ending,
 }
 
@@ -126,12 +128,9 @@ impl Conversation {
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<(), ConversationError> {
         let before = self.persisted.clone();
         match (self.state(), input) {
-            (StateKind::Idle, Input::Session(_)) => return Err(ConversationError::NoLiveChat),
-            (
-                StateKind::Waiting | StateKind::Chatting | StateKind::Ending,
-                Input::Session(event),
-            ) => {
-                self.on_session(event, now);
+            (StateKind::Idle, Input::Desk(_)) => return Err(ConversationError::NoLiveChat),
+            (StateKind::Waiting | StateKind::Chatting | StateKind::Ending, Input::Desk(event)) => {
+                self.on_desk(event, now);
             }
             (
                 StateKind::Idle | StateKind::Waiting | StateKind::Chatting | StateKind::Ending,
@@ -194,8 +193,8 @@ impl Conversation {
         }
     }
 
-    /// Whether a live session belongs to this conversation (from `StartChat` until the
-    /// session's `Ended` event was handled).
+    /// Whether a live chat belongs to this conversation (from `StartChat` until the
+    /// desk's `Ended` event was handled).
     pub fn has_live_chat(&self) -> bool {
         self.state() != StateKind::Idle
     }
@@ -228,8 +227,8 @@ impl Conversation {
         }
     }
 
-    /// Whether visitor actions can reach the live session now (it exists and the user has not
-    /// asked to end it: the session refuses actions after `End`).
+    /// Whether requests can reach the live chat's desk now (it exists and the user has not
+    /// asked to end it: a desk refuses them after `End`).
     fn agent_reachable(&self) -> bool {
         match &self.persisted.state {
             State::Waiting(_) | State::Chatting(_) => true,
@@ -237,11 +236,11 @@ impl Conversation {
         }
     }
 
-    /// Passes `text` to the live session, if it can take it.
+    /// Passes `text` to the desk, if it can take it.
     fn tell_agent(&mut self, text: String) {
         if self.agent_reachable() {
             self.staged
-                .push(Output::Visitor(crate::session::VisitorAction::Text(text)));
+                .push(Output::Desk(crate::desk::DeskRequest::Text(text)));
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::input::DeliveryId;
-use crate::session::{ChatRequest, VisitorAction};
+use crate::desk::{ChatStart, DeskRequest};
 
 /// One output, drained with [`Conversation::poll_output`](super::Conversation::poll_output).
 ///
@@ -11,11 +11,10 @@ use crate::session::{ChatRequest, VisitorAction};
 /// [`snapshot`](super::Conversation::snapshot) durably, then perform the rest in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Create a live [`Session`](crate::session::Session) for this conversation with this
-    /// request. `Visitor` outputs that follow go to it.
-    StartChat(ChatRequest),
-    /// Pass to the live session (`Session::handle(Input::Visitor(..))`).
-    Visitor(VisitorAction),
+    /// Start a chat at the agent desk for this conversation. `Desk` outputs that follow go to it.
+    StartChat(ChatStart),
+    /// Pass to the live chat's desk.
+    Desk(DeskRequest),
     /// Deliver to the user through the channel, in order, and report the outcome with `id`.
     Send {
         /// Id to report [`Input::Delivered`](super::Input::Delivered) or

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::input::{DeliveryFailure, DeliveryId};
 use super::output::{Output, ToUser};
+use super::split::split_text;
 use super::state::InFlight;
 use super::templates::Notice;
 use super::{Conversation, ConversationError};
@@ -64,7 +65,38 @@ impl Conversation {
             self.keep(lines);
             return;
         }
-        self.send(ToUser::Text(lines.join("\n")), lines);
+        self.send_text(lines, now);
+    }
+
+    /// Sends agent lines as one text, in as many messages as the channel's size limit needs,
+    /// each one send of the budget. What the budget cannot carry is kept for the next window.
+    fn send_text(&mut self, lines: Vec<String>, now: Timestamp) {
+        let text = lines.join("\n");
+        let parts = split_text(&text, self.config.max_text_bytes);
+        // Each line is carried (for the lost count, should its message fail) by the part its
+        // last byte falls in.
+        let mut line_ends = Vec::with_capacity(lines.len());
+        let mut end = 0;
+        for line in &lines {
+            end += line.len();
+            line_ends.push(end);
+            end += 1;
+        }
+        let mut owners = lines.into_iter().zip(line_ends).peekable();
+        for part in parts {
+            if !self.persisted.window.allows_send_at(now) {
+                self.keep(vec![text[part.start..].to_owned()]);
+                return;
+            }
+            let stop = part.end;
+            let mut carried = Vec::new();
+            while let Some((_, line_end)) = owners.peek()
+                && *line_end <= stop
+            {
+                carried.extend(owners.next().map(|(line, _)| line));
+            }
+            self.send(ToUser::Text(text[part].to_owned()), carried);
+        }
     }
 
     /// Keeps agent lines for the next window, oldest first, as far as they fit; the rest are
@@ -135,6 +167,9 @@ impl Conversation {
 
     /// Shows the typing indicator, if the window is open and it is not showing already.
     pub(super) fn typing(&mut self, now: Timestamp) {
+        if !self.config.typing {
+            return;
+        }
         let showing = self
             .persisted
             .typing_since

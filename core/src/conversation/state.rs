@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::input::{UserMessage, UserRef};
-use crate::session::Agent;
+use crate::desk::Agent;
 use crate::time::Timestamp;
 
 /// Where the chat stands, named after what the conversation waits for.

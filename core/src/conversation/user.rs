@@ -6,8 +6,7 @@ use super::describe::describe;
 use super::input::{UserMessage, UserRef};
 use super::output::Output;
 use super::state::{Coordinates, Ending, State, Waiting, Window};
-use crate::liveagent::CustomDetail;
-use crate::session::{ChatRequest, VisitorAction};
+use crate::desk::{ChatStart, DeskRequest, Detail};
 use crate::time::Timestamp;
 
 impl Conversation {
@@ -148,8 +147,8 @@ impl Conversation {
         if let Some(at) = self.persisted.last_location {
             let place = format!("{}, {}", at.latitude, at.longitude);
             request
-                .prechat_details
-                .push(CustomDetail::shown("Last known location", place));
+                .details
+                .push(Detail::new("Last known location", place));
         }
         self.persisted.chats_started += 1;
         self.persisted.state = State::Waiting(Waiting::default());
@@ -161,7 +160,7 @@ impl Conversation {
             State::Chatting(chatting) => Some(chatting.agent.name.clone()),
             State::Idle | State::Waiting(_) | State::Ending(_) => None,
         };
-        self.staged.push(Output::Visitor(VisitorAction::End));
+        self.staged.push(Output::Desk(DeskRequest::End));
         self.persisted.state = State::Ending(Ending {
             agent,
             held: Vec::new(),
@@ -182,7 +181,7 @@ impl Conversation {
 }
 
 /// The chat request for `user`: their name for the agent and their channel id as a detail.
-fn chat_request(user: &UserRef, language: &str) -> ChatRequest {
+fn chat_request(user: &UserRef, language: &str) -> ChatStart {
     let nickname = user
         .nickname
         .as_deref()
@@ -193,15 +192,14 @@ fn chat_request(user: &UserRef, language: &str) -> ChatRequest {
     } else {
         format!("{} user id", user.channel)
     };
-    let mut prechat_details = vec![CustomDetail::shown(id_label, user.id.clone())];
+    let mut details = vec![Detail::new(id_label, user.id.clone())];
     if let Some(nickname) = nickname {
-        prechat_details.push(CustomDetail::shown("Nickname", nickname));
+        details.push(Detail::new("Nickname", nickname));
     }
-    ChatRequest {
+    ChatStart {
         visitor_name: nickname.map_or_else(|| short_id(&user.id), str::to_owned),
         language: language.to_owned(),
-        prechat_details,
-        prechat_entities: Vec::new(),
+        details,
     }
 }
 

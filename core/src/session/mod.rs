@@ -30,6 +30,7 @@
 //! ```
 
 mod config;
+pub mod desk;
 mod error;
 mod events;
 mod input;

@@ -11,12 +11,12 @@ use switchboard_core::conversation::{DeliveryFailure, Input as ConvInput, ToUser
 use switchboard_core::session::SessionError;
 use tracing::{error, warn};
 
-use super::records::{Action, Lane, lane_prefix};
+use super::records::{Action, ActionV1, Lane, lane_prefix};
 use super::{Bridge, lock};
 use crate::driver::DriverError;
 use crate::engine::EngineError;
 use crate::store::Store;
-use crate::store::envelope::decode;
+use crate::store::envelope::decode_migrating;
 
 /// Longest wait between delivery retries, and how long a message is retried at all.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -69,7 +69,7 @@ impl Bridge {
                     continue;
                 }
             };
-            let action: Action = match decode(&value) {
+            let action: Action = match decode_migrating::<_, ActionV1>(&value) {
                 Ok(action) => action,
                 Err(e) => {
                     error!(conversation = id, error = %e, "undecodable action dropped");
@@ -83,11 +83,11 @@ impl Bridge {
 
     async fn perform(&self, id: &str, key: Vec<u8>, action: Action) {
         match action {
-            Action::StartChat(chat, request) => {
+            Action::StartChat(chat, start) => {
                 let started = self
                     .inner
                     .engine
-                    .start_chat_once(chat, request, Some(key.clone()))
+                    .start_chat_once(chat, start.into(), Some(key.clone()))
                     .await;
                 match started {
                     // Started (the action left the queue with the new session), or an earlier
@@ -100,11 +100,11 @@ impl Bridge {
                     }
                 }
             }
-            Action::Visitor(chat, visitor) => {
+            Action::Desk(chat, request) => {
                 let result = self
                     .inner
                     .engine
-                    .visitor_once(&chat, visitor, Some(key.clone()))
+                    .visitor_once(&chat, request.into(), Some(key.clone()))
                     .await;
                 match result {
                     Ok(())

@@ -325,8 +325,8 @@ impl Bridge {
                     entry.record.live_chat = Some(chat.clone());
                     actions.push(Action::StartChat(chat, request));
                 }
-                ConvOutput::Visitor(action) => match &entry.record.live_chat {
-                    Some(chat) => actions.push(Action::Visitor(chat.clone(), action)),
+                ConvOutput::Desk(request) => match &entry.record.live_chat {
+                    Some(chat) => actions.push(Action::Desk(chat.clone(), request)),
                     None => warn!(conversation = id, "visitor action without a chat; dropped"),
                 },
                 ConvOutput::Send {

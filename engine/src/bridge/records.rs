@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::conversation::{DeliveryId, Snapshot as ConversationSnapshot, ToUser};
+use switchboard_core::desk::{ChatStart, DeskRequest, Detail};
 use switchboard_core::session::{ChatRequest, VisitorAction};
 
 use crate::store::ChatId;
@@ -75,9 +76,9 @@ impl Lane {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Action {
     /// Start the chat `chat` with this request.
-    StartChat(ChatId, ChatRequest),
-    /// Pass a visitor action to `chat`.
-    Visitor(ChatId, VisitorAction),
+    StartChat(ChatId, ChatStart),
+    /// Pass a request to `chat`'s desk.
+    Desk(ChatId, DeskRequest),
     /// Deliver to the user.
     Send(DeliveryId, ToUser),
 }
@@ -85,8 +86,50 @@ pub(crate) enum Action {
 impl Action {
     pub(crate) fn lane(&self) -> Lane {
         match self {
-            Action::StartChat(..) | Action::Visitor(..) => Lane::Session,
+            Action::StartChat(..) | Action::Desk(..) => Lane::Session,
             Action::Send(..) => Lane::User,
+        }
+    }
+}
+
+/// An [`Action`] as record format 1 stored it, in Live Agent's terms.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) enum ActionV1 {
+    StartChat(ChatId, ChatRequest),
+    Visitor(ChatId, VisitorAction),
+    Send(DeliveryId, ToUser),
+}
+
+impl From<ActionV1> for Action {
+    fn from(v1: ActionV1) -> Action {
+        match v1 {
+            ActionV1::StartChat(chat, request) => Action::StartChat(
+                chat,
+                ChatStart {
+                    visitor_name: request.visitor_name,
+                    language: request.language,
+                    details: request
+                        .prechat_details
+                        .into_iter()
+                        .map(|d| Detail::new(d.label, d.value))
+                        .collect(),
+                },
+            ),
+            // The conversation only ever queued texts and ends (typing is never queued).
+            ActionV1::Visitor(chat, action) => Action::Desk(
+                chat,
+                match action {
+                    VisitorAction::Text(text) => DeskRequest::Text(text),
+                    VisitorAction::End => DeskRequest::End,
+                    VisitorAction::Typing | VisitorAction::SneakPeek { .. } => {
+                        DeskRequest::Typing(true)
+                    }
+                    VisitorAction::NotTyping | VisitorAction::CustomEvent { .. } => {
+                        DeskRequest::Typing(false)
+                    }
+                },
+            ),
+            ActionV1::Send(delivery, message) => Action::Send(delivery, message),
         }
     }
 }
@@ -110,4 +153,53 @@ pub(crate) fn conversation_of(chat: &ChatId) -> Option<&str> {
     chat.0
         .rsplit_once('#')
         .map(|(conversation, _)| conversation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::envelope::decode_migrating;
+    use switchboard_core::liveagent::CustomDetail;
+
+    /// Bytes of record format 1 for `value` (the same body encoding, an older header).
+    fn format_one<T: Serialize>(value: &T) -> Vec<u8> {
+        let mut bytes = crate::store::envelope::encode(value).unwrap();
+        bytes[..2].copy_from_slice(&1u16.to_be_bytes());
+        bytes
+    }
+
+    #[derive(Serialize)]
+    enum ActionV1Out {
+        StartChat(ChatId, ChatRequest),
+        Visitor(ChatId, VisitorAction),
+    }
+
+    #[test]
+    fn actions_queued_by_release_0_1_are_read_in_the_desk_vocabulary() {
+        let chat = ChatId("wechat:oUser#1".into());
+        let start = format_one(&ActionV1Out::StartChat(
+            chat.clone(),
+            ChatRequest {
+                visitor_name: "Wei".into(),
+                language: "zh-CN".into(),
+                prechat_details: vec![CustomDetail::shown("WeChat OpenID", "oUser")],
+                prechat_entities: vec![],
+            },
+        ));
+        let Action::StartChat(read_chat, read) =
+            decode_migrating::<Action, ActionV1>(&start).unwrap()
+        else {
+            panic!("not a start")
+        };
+        assert_eq!(read_chat, chat);
+        assert_eq!(read.details, [Detail::new("WeChat OpenID", "oUser")]);
+        let text = format_one(&ActionV1Out::Visitor(
+            chat.clone(),
+            VisitorAction::Text("你好".into()),
+        ));
+        assert!(matches!(
+            decode_migrating::<Action, ActionV1>(&text).unwrap(),
+            Action::Desk(_, DeskRequest::Text(t)) if t == "你好"
+        ));
+    }
 }

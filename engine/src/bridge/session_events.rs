@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use switchboard_core::conversation::Input as ConvInput;
+use switchboard_core::session::desk::desk_event;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, warn};
 
@@ -69,10 +70,13 @@ impl Bridge {
             let already =
                 matches!(&entry.record.taken, Some((c, seq)) if c == chat && *seq >= item.seq);
             if !already {
-                let queue_known = entry.conversation.queue_reported();
-                super::lifecycle::session_event(&id, chat, &item.event, queue_known);
+                // Events that change nothing for the conversation are taken all the same.
+                let input = desk_event(item.event).map(|event| {
+                    let queue_known = entry.conversation.queue_reported();
+                    super::lifecycle::desk_event(&id, chat, &event, queue_known);
+                    ConvInput::Desk(event)
+                });
                 let previous = entry.record.taken.replace((chat.clone(), item.seq));
-                let input = Some(ConvInput::Session(item.event));
                 if let Err(e) = self.apply(&id, &mut entry, input, None, None) {
                     entry.record.taken = previous;
                     error!(%chat, error = %e, "session event not stored");

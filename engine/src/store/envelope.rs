@@ -4,7 +4,7 @@
 //! | format | release | what changed |
 //! |---|---|---|
 //! | 1 | 0.1 | — |
-//! | 2 | 0.2 | conversation snapshots: kept agent lines, last known location ([`decode_migrating`] reads format 1 through [`SnapshotV1`](switchboard_core::conversation::legacy::SnapshotV1)) |
+//! | 2 | 0.2 | conversation snapshots: kept agent lines, last known location; queued actions in the desk vocabulary instead of Live Agent's ([`decode_migrating`] reads format 1 through the old layouts) |
 //!
 //! A record type whose layout did not change decodes from any known format with [`decode`].
 

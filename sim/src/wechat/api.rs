@@ -135,7 +135,17 @@ impl WeChatApiSim {
             .injected
             .entry(endpoint)
             .or_default()
-            .push_back(errcode);
+            .push_back(Some(errcode));
+    }
+
+    /// The next call to `endpoint` not yet claimed by [`inject`](Self::inject) is served
+    /// normally: `let_through` then `inject` fails the call after next.
+    pub fn let_through(&self, endpoint: Endpoint) {
+        lock(&self.state)
+            .injected
+            .entry(endpoint)
+            .or_default()
+            .push_back(None);
     }
 
     /// Moves the simulator's clock forward.
@@ -335,7 +345,12 @@ fn answer(
     req: &SimRequest,
 ) -> (i64, Response<Full<Bytes>>) {
     let fail = |code: i64| (code, json_response(&error(code)));
-    if let Some(code) = s.injected.get_mut(&endpoint).and_then(|q| q.pop_front()) {
+    if let Some(code) = s
+        .injected
+        .get_mut(&endpoint)
+        .and_then(|q| q.pop_front())
+        .flatten()
+    {
         return fail(code);
     }
     match endpoint {

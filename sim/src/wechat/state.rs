@@ -169,7 +169,8 @@ pub(super) struct State {
     pub stable_current: Option<String>,
     pub classic_current: Option<String>,
     pub users: HashMap<String, Follower>,
-    pub injected: HashMap<Endpoint, VecDeque<i64>>,
+    /// Per endpoint, what its next calls answer: an errcode, or `None` to be served normally.
+    pub injected: HashMap<Endpoint, VecDeque<Option<i64>>>,
     pub calls: Vec<CallRecord>,
     pub sent: Vec<SentMessage>,
     pub typing: Vec<(String, String)>,

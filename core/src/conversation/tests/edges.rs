@@ -59,7 +59,7 @@ fn kept_lines_beyond_one_message_are_reported_as_lost_with_the_latest_shortened(
         ..ConversationConfig::default()
     });
     h.user(text("hi"));
-    h.event(SessionEvent::AgentJoined(andy()));
+    h.event(DeskEvent::AgentJoined(andy()));
     h.now = h.now + Duration::from_secs(48 * 3600);
     h.event(agent_text("line one is kept"));
     h.event(agent_text("line two is kept"));
@@ -101,7 +101,7 @@ fn periodic_location_reports_are_not_chat_lines_but_go_with_the_next_chat_reques
     // They do not open the reply window either (WeChat grants none for them).
     assert_eq!(h.chat.remaining_sends(h.now), 4);
     h.user(text("end"));
-    h.event(ended(EndReason::VisitorEnded));
+    h.event(ended(EndReason::Visitor));
     let out = h.user(text("hello again"));
     let Some(Output::StartChat(request)) = out.iter().find(|o| matches!(o, Output::StartChat(_)))
     else {
@@ -109,11 +109,11 @@ fn periodic_location_reports_are_not_chat_lines_but_go_with_the_next_chat_reques
     };
     assert!(
         request
-            .prechat_details
+            .details
             .iter()
             .any(|d| d.label == "Last known location" && d.value == "23.1345, 113.3588"),
         "{:?}",
-        request.prechat_details
+        request.details
     );
 }
 
@@ -139,7 +139,7 @@ fn navigation_and_notifications_reach_the_agent_only_when_forwarded() {
         ..ConversationConfig::default()
     });
     h.user(text("hi"));
-    h.event(SessionEvent::AgentJoined(andy()));
+    h.event(DeskEvent::AgentJoined(andy()));
     assert_eq!(
         to_agent(&h.user(view)),
         ["[Customer action] VIEW https://shop.example/menu"]
@@ -171,9 +171,9 @@ fn ending_while_queued_tells_the_user_what_was_not_sent() {
     h.user(text("end"));
     assert_eq!(h.chat.state(), StateKind::Ending);
     // The session never passed the two texts typed while queued to an agent.
-    let out = h.event(SessionEvent::Ended {
-        reason: EndReason::VisitorEnded,
-        undelivered: vec!["my parcel is late".into(), "order 4411".into()],
+    let out = h.event(DeskEvent::Ended {
+        reason: EndReason::Visitor,
+        unsent: vec!["my parcel is late".into(), "order 4411".into()],
     });
     assert_eq!(
         to_user(&out),
@@ -185,7 +185,7 @@ fn ending_while_queued_tells_the_user_what_was_not_sent() {
     let mut h = Harness::new();
     h.user(text("hello"));
     h.user(text("end"));
-    let out = h.event(ended(EndReason::VisitorEnded));
+    let out = h.event(ended(EndReason::Visitor));
     assert_eq!(
         to_user(&out),
         ["You withdrew your request before an agent joined."]
@@ -193,7 +193,7 @@ fn ending_while_queued_tells_the_user_what_was_not_sent() {
     // With an agent, ending is ending.
     let mut h = Harness::chatting();
     h.user(text("end"));
-    let out = h.event(ended(EndReason::VisitorEnded));
+    let out = h.event(ended(EndReason::Visitor));
     assert_eq!(
         to_user(&out),
         ["You closed the chat. Thank you for contacting us."]
@@ -222,4 +222,42 @@ fn a_snapshot_of_record_format_one_reads_into_this_one() {
     object.remove("last_location");
     let v1: legacy::SnapshotV1 = serde_json::from_value(value).unwrap();
     assert_eq!(&Snapshot::from(v1), h.chat.snapshot());
+}
+
+#[test]
+fn a_long_agent_text_goes_out_in_parts_each_one_send_of_the_budget() {
+    let mut h = Harness::with(ConversationConfig {
+        max_text_bytes: 100,
+        ..ConversationConfig::default()
+    });
+    h.user(text("hi"));
+    h.event(DeskEvent::AgentJoined(andy())); // 4 sends left
+    let long = "word ".repeat(55); // 275 bytes: three messages of at most 100
+    h.event(agent_text(long.trim_end()));
+    let out = h.advance(2 * SECOND);
+    let parts = to_user(&out);
+    assert_eq!(parts.len(), 3, "{parts:?}");
+    assert!(parts.iter().all(|p| p.len() <= 100 && p.ends_with("word")));
+    assert_eq!(parts.join(" "), long.trim_end());
+    assert_eq!(h.chat.remaining_sends(h.now), 1, "each part is one send");
+    // Two more parts than the budget holds: the first goes, the rest is kept for later.
+    h.event(agent_text(long.trim_end()));
+    let out = h.advance(2 * SECOND);
+    assert_eq!(to_user(&out).len(), 1);
+    assert_eq!(h.chat.kept_lines().len(), 1);
+    h.user(text("go on"));
+    let rest = to_user(&h.advance(2 * SECOND));
+    assert_eq!(rest.len(), 2, "{rest:?}");
+}
+
+#[test]
+fn a_channel_without_typing_is_never_sent_the_indicator() {
+    let mut h = Harness::with(ConversationConfig {
+        typing: false,
+        ..ConversationConfig::default()
+    });
+    h.user(text("hi"));
+    h.event(DeskEvent::AgentJoined(andy()));
+    let out = h.event(DeskEvent::AgentTyping(true));
+    assert!(send_ids(&out).is_empty());
 }

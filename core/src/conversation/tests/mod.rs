@@ -3,10 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::session::{
-    Agent, ChatEndedBy, EndReason, FileTransferEvent, FileTransferKind, RequestFailReason,
-    SessionEvent, VisitorAction,
-};
+use crate::desk::{Agent, ChatStart, DeskEnd, DeskEvent, DeskRequest, Detail, EndReason};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -26,7 +23,7 @@ fn user_ref() -> UserRef {
 fn andy() -> Agent {
     Agent {
         name: "Andy".into(),
-        user_id: "005B0000000Andy".into(),
+        id: "005B0000000Andy".into(),
     }
 }
 
@@ -34,24 +31,21 @@ fn text(s: &str) -> UserMessage {
     UserMessage::Text(s.into())
 }
 
-fn agent_text(s: &str) -> SessionEvent {
-    SessionEvent::AgentText {
-        name: "Andy".into(),
-        text: s.into(),
-    }
+fn agent_text(s: &str) -> DeskEvent {
+    DeskEvent::AgentText(s.into())
 }
 
-fn ended(reason: EndReason) -> SessionEvent {
-    SessionEvent::Ended {
+fn ended(reason: EndReason) -> DeskEvent {
+    DeskEvent::Ended {
         reason,
-        undelivered: Vec::new(),
+        unsent: Vec::new(),
     }
 }
 
-fn queued(position: i64) -> SessionEvent {
-    SessionEvent::Queued {
+fn queued(position: i64) -> DeskEvent {
+    DeskEvent::Queued {
         position: Some(position),
-        estimated_wait_secs: None,
+        wait_secs: None,
     }
 }
 
@@ -82,7 +76,7 @@ fn send_ids(out: &[Output]) -> Vec<DeliveryId> {
 fn to_agent(out: &[Output]) -> Vec<String> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Visitor(VisitorAction::Text(t)) => Some(t.clone()),
+            Output::Desk(DeskRequest::Text(t)) => Some(t.clone()),
             _ => None,
         })
         .collect()
@@ -116,8 +110,8 @@ impl Harness {
         self.input(Input::User(message))
     }
 
-    fn event(&mut self, event: SessionEvent) -> Vec<Output> {
-        self.input(Input::Session(event))
+    fn event(&mut self, event: DeskEvent) -> Vec<Output> {
+        self.input(Input::Desk(event))
     }
 
     fn advance(&mut self, by: Duration) -> Vec<Output> {
@@ -129,7 +123,7 @@ impl Harness {
     fn chatting() -> Harness {
         let mut h = Harness::new();
         h.user(text("hi"));
-        h.event(SessionEvent::AgentJoined(andy()));
+        h.event(DeskEvent::AgentJoined(andy()));
         h
     }
 }
@@ -139,30 +133,26 @@ fn first_message_starts_a_chat_and_is_forwarded() {
     let mut h = Harness::new();
     assert!(!h.chat.has_live_chat());
     let out = h.user(text("Where is my order?"));
-    let request = ChatRequest {
+    let request = ChatStart {
         visitor_name: "Wei".into(),
         language: "en-US".into(),
-        prechat_details: vec![
-            CustomDetail::shown("WeChat OpenID", "oyORnuP8q7ou2gfYjqLzSIWZf0rs"),
-            CustomDetail::shown("Nickname", "Wei"),
+        details: vec![
+            Detail::new("WeChat OpenID", "oyORnuP8q7ou2gfYjqLzSIWZf0rs"),
+            Detail::new("Nickname", "Wei"),
         ],
-        prechat_entities: vec![],
     };
     assert_eq!(
         out,
         vec![
             Output::Persist,
             Output::StartChat(request),
-            Output::Visitor(VisitorAction::Text("Where is my order?".into())),
+            Output::Desk(DeskRequest::Text("Where is my order?".into())),
         ]
     );
     assert!(h.chat.has_live_chat());
     assert_eq!(h.chat.state(), StateKind::Waiting);
     assert_eq!(h.chat.snapshot().chats_started(), 1);
 }
-
-use crate::liveagent::CustomDetail;
-use crate::session::ChatRequest;
 
 #[test]
 fn a_user_without_nickname_is_named_by_a_short_id() {
@@ -184,11 +174,8 @@ fn a_user_without_nickname_is_named_by_a_short_id() {
     };
     assert_eq!(request.visitor_name, "…WZf0rs");
     assert_eq!(
-        request.prechat_details,
-        vec![CustomDetail::shown(
-            "line user id",
-            "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
-        )]
+        request.details,
+        vec![Detail::new("line user id", "oyORnuP8q7ou2gfYjqLzSIWZf0rs")]
     );
 }
 
@@ -211,7 +198,7 @@ fn start_keywords_gate_the_chat_and_are_not_forwarded() {
         to_agent(&out).is_empty(),
         "the keyword is a command: {out:?}"
     );
-    h.event(ended(EndReason::VisitorEnded));
+    h.event(ended(EndReason::Visitor));
     let out = h.user(UserMessage::MenuClick {
         key: "contact_us".into(),
     });
@@ -243,9 +230,9 @@ fn text_typed_while_queued_is_passed_on_in_order() {
 fn queue_notices_only_on_change_and_throttled() {
     let mut h = Harness::new();
     h.user(text("hi"));
-    let out = h.event(SessionEvent::Queued {
+    let out = h.event(DeskEvent::Queued {
         position: Some(2),
-        estimated_wait_secs: Some(90),
+        wait_secs: Some(90),
     });
     assert_eq!(
         to_user(&out),
@@ -275,9 +262,9 @@ fn queue_notices_only_on_change_and_throttled() {
 fn a_queue_report_without_position_says_please_wait_once() {
     let mut h = Harness::new();
     h.user(text("hi"));
-    let report = SessionEvent::Queued {
+    let report = DeskEvent::Queued {
         position: None,
-        estimated_wait_secs: None,
+        wait_secs: None,
     };
     assert_eq!(
         to_user(&h.event(report.clone())),
@@ -291,14 +278,14 @@ fn a_queue_report_without_position_says_please_wait_once() {
 fn announces_the_agent_and_transfers_by_name() {
     let mut h = Harness::new();
     h.user(text("hi"));
-    let out = h.event(SessionEvent::AgentJoined(andy()));
+    let out = h.event(DeskEvent::AgentJoined(andy()));
     assert_eq!(to_user(&out), ["Andy is now with you."]);
     assert_eq!(h.chat.state(), StateKind::Chatting);
     let bea = Agent {
         name: "Bea".into(),
-        user_id: "005B0000000Bea".into(),
+        id: "005B0000000Bea".into(),
     };
-    let out = h.event(SessionEvent::Transferred(bea));
+    let out = h.event(DeskEvent::Transferred(bea));
     assert_eq!(to_user(&out), ["Your chat was passed to Bea."]);
 }
 
@@ -306,7 +293,7 @@ fn announces_the_agent_and_transfers_by_name() {
 fn relays_agent_typing_without_using_the_quota() {
     let mut h = Harness::chatting();
     let before = h.chat.remaining_sends(h.now);
-    let out = h.event(SessionEvent::AgentTyping);
+    let out = h.event(DeskEvent::AgentTyping(true));
     assert!(matches!(
         out.as_slice(),
         [
@@ -319,9 +306,9 @@ fn relays_agent_typing_without_using_the_quota() {
     ));
     // Still showing: not sent again.
     h.now = h.now + 5 * SECOND;
-    assert!(send_ids(&h.event(SessionEvent::AgentTyping)).is_empty());
+    assert!(send_ids(&h.event(DeskEvent::AgentTyping(true))).is_empty());
     h.now = h.now + 15 * SECOND;
-    assert_eq!(send_ids(&h.event(SessionEvent::AgentTyping)).len(), 1);
+    assert_eq!(send_ids(&h.event(DeskEvent::AgentTyping(true))).len(), 1);
     assert_eq!(h.chat.remaining_sends(h.now), before);
 }
 
@@ -346,7 +333,7 @@ fn merges_agent_lines_within_the_window() {
 fn agent_lines_go_out_before_a_later_notice() {
     let mut h = Harness::chatting();
     h.event(agent_text("bye for now"));
-    let out = h.event(ended(EndReason::ChatEnded(ChatEndedBy::Agent)));
+    let out = h.event(ended(EndReason::Agent));
     assert_eq!(
         to_user(&out),
         [
@@ -361,12 +348,9 @@ fn agent_lines_go_out_before_a_later_notice() {
 fn end_keyword_ends_the_chat_and_the_next_message_starts_a_new_one() {
     let mut h = Harness::chatting();
     let out = h.user(text(" End "));
-    assert_eq!(
-        out,
-        vec![Output::Persist, Output::Visitor(VisitorAction::End)]
-    );
+    assert_eq!(out, vec![Output::Persist, Output::Desk(DeskRequest::End)]);
     assert_eq!(h.chat.state(), StateKind::Ending);
-    let out = h.event(ended(EndReason::VisitorEnded));
+    let out = h.event(ended(EndReason::Visitor));
     assert_eq!(
         to_user(&out),
         ["You closed the chat. Thank you for contacting us."]
@@ -385,7 +369,7 @@ fn messages_written_while_ending_wait_for_the_next_chat() {
     let out = h.user(text("actually, one more thing"));
     assert!(to_agent(&out).is_empty());
     assert_eq!(starts(&out), 0);
-    let out = h.event(ended(EndReason::VisitorEnded));
+    let out = h.event(ended(EndReason::Visitor));
     assert_eq!(starts(&out), 1);
     assert_eq!(to_agent(&out), ["actually, one more thing"]);
 }
@@ -394,9 +378,9 @@ fn messages_written_while_ending_wait_for_the_next_chat() {
 fn unsubscribe_ends_the_chat_and_closes_the_window() {
     let mut h = Harness::chatting();
     let out = h.user(UserMessage::Unsubscribe);
-    assert!(out.contains(&Output::Visitor(VisitorAction::End)));
+    assert!(out.contains(&Output::Desk(DeskRequest::End)));
     assert_eq!(h.chat.remaining_sends(h.now), 0);
-    let out = h.event(ended(EndReason::VisitorEnded));
+    let out = h.event(ended(EndReason::Visitor));
     assert!(
         send_ids(&out).is_empty(),
         "the user cannot receive: {out:?}"
@@ -407,29 +391,26 @@ fn unsubscribe_ends_the_chat_and_closes_the_window() {
 fn explains_why_the_chat_ended() {
     let cases = [
         (
-            EndReason::RequestFailed(RequestFailReason::Unavailable),
+            EndReason::Desk(DeskEnd::NoAgent),
             "Sorry, no agent can take your chat right now. Please try again later.",
         ),
         (
-            EndReason::ChatEnded(ChatEndedBy::AgentsUnavailable),
-            "Sorry, no agent can take your chat right now. Please try again later.",
+            EndReason::Desk(DeskEnd::Other("maintenance".into())),
+            "The chat is over.",
         ),
         (
-            EndReason::SessionInvalid,
+            EndReason::Desk(DeskEnd::Expired),
             "The chat session timed out. Write again to start a new chat.",
         ),
         (
-            EndReason::ConnectionLost,
+            EndReason::Unreachable,
             "We lost the connection to our agents. Write again to start a new chat.",
         ),
         (
-            EndReason::ChatEnded(ChatEndedBy::ClientIdleTimeout),
+            EndReason::Desk(DeskEnd::VisitorIdle),
             "The chat was closed after a period without activity.",
         ),
-        (
-            EndReason::ChatEnded(ChatEndedBy::Agent),
-            "The chat is over.",
-        ),
+        (EndReason::Agent, "The chat is over."),
     ];
     for (reason, expected) in cases {
         let mut h = Harness::new();
@@ -483,13 +464,7 @@ fn a_picture_as_first_message_starts_a_chat_with_its_link() {
 #[test]
 fn answers_a_file_request_with_the_next_picture() {
     let mut h = Harness::chatting();
-    let request = FileTransferEvent {
-        kind: FileTransferKind::Requested,
-        file_token: Some("tok".into()),
-        upload_url: Some("https://la.example/upload".into()),
-        cdm_url: None,
-    };
-    let out = h.event(SessionEvent::FileTransfer(request));
+    let out = h.event(DeskEvent::FileRequested);
     assert_eq!(
         to_user(&out),
         ["Andy would like a picture. Please send one here."]
@@ -676,7 +651,7 @@ fn notices_the_user_cannot_receive_are_dropped() {
     });
     h.user(text("hi"));
     assert_eq!(to_user(&h.event(queued(1))).len(), 1);
-    let out = h.event(SessionEvent::AgentJoined(andy()));
+    let out = h.event(DeskEvent::AgentJoined(andy()));
     assert!(send_ids(&out).is_empty());
     assert_eq!(h.chat.poll_timeout(), None, "nothing is kept for later");
 }
@@ -687,7 +662,7 @@ fn session_events_without_a_chat_are_refused_and_change_nothing() {
     let before = h.chat.snapshot().clone();
     assert_eq!(
         h.chat
-            .handle(Input::Session(SessionEvent::AgentTyping), h.now),
+            .handle(Input::Desk(DeskEvent::AgentTyping(true)), h.now),
         Err(ConversationError::NoLiveChat)
     );
     assert_eq!(
@@ -725,7 +700,7 @@ fn chinese_templates_are_used_for_the_chat_language() {
         panic!("{out:?}")
     };
     assert_eq!(request.language, "zh-CN");
-    let out = h.event(SessionEvent::AgentJoined(andy()));
+    let out = h.event(DeskEvent::AgentJoined(andy()));
     assert_eq!(to_user(&out), ["客服 Andy 已为您服务。"]);
 }
 
@@ -748,10 +723,7 @@ fn an_operator_ends_a_live_chat_like_the_user_would_and_not_an_idle_one() {
     );
     let mut h = Harness::chatting();
     let out = h.input(Input::EndChat);
-    assert_eq!(
-        out,
-        vec![Output::Persist, Output::Visitor(VisitorAction::End)]
-    );
+    assert_eq!(out, vec![Output::Persist, Output::Desk(DeskRequest::End)]);
     assert_eq!(h.chat.state(), StateKind::Ending);
     // Text typed before the session confirms the end is held, not sent to the ending chat.
     assert!(to_agent(&h.user(text("wait"))).is_empty());
