@@ -23,7 +23,7 @@ use crate::http::{
     AdminState, ConnectionCounters, ListenerLimits, admin_handler, public_handler, serve,
 };
 use crate::metrics::WebhookCounters;
-use crate::store::SledStore;
+use crate::store::{SledStore, Store};
 
 /// Why the gateway did not start.
 #[derive(Debug, Error)]
@@ -93,9 +93,10 @@ impl App {
         let channels = build_channels(config, &conversation_config(config)?, secrets)?;
         let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
         let inbound = inbound_connections(config)?;
-        let store = SledStore::open(&config.data_dir).map_err(EngineError::from)?;
+        let store: Arc<dyn Store> =
+            Arc::new(SledStore::open(&config.data_dir).map_err(EngineError::from)?);
         let engine = Engine::with_store(
-            Arc::new(store.clone()),
+            store.clone(),
             EngineConfig {
                 data_dir: config.data_dir.clone(),
                 live_agent: config.endpoint()?,

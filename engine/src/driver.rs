@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::clock;
 use crate::liveagent_client::LiveAgentClient;
-use crate::store::{ChatId, SessionRecord, Store, StoreError};
+use crate::store::{ActionId, ChatId, DeskSnapshot, SessionRecord, Store, StoreError};
 
 /// What the driver can be asked to do.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub(crate) enum Command {
     /// from the bridge's action queue in the same transaction that stores the action's effect.
     Visitor(
         VisitorAction,
-        Option<Vec<u8>>,
+        Option<ActionId>,
         oneshot::Sender<Result<(), DriverError>>,
     ),
     /// Stop: cancel requests, keep the stored state (the session lives on in Salesforce).
@@ -69,7 +69,7 @@ pub(crate) struct Driver {
     in_flight: HashMap<RequestId, (Resource, AbortHandle)>,
     pending_events: Vec<SessionEvent>,
     /// Action-queue key to remove with the next commit.
-    pending_done: Option<Vec<u8>>,
+    pending_done: Option<ActionId>,
     state: watch::Sender<StateKind>,
 }
 
@@ -203,14 +203,14 @@ impl Driver {
     async fn persist(&mut self) -> Result<(), StoreError> {
         let next_event = self.next_event + self.pending_events.len() as u64;
         let record = SessionRecord {
-            snapshot: self.session.snapshot().clone(),
+            snapshot: DeskSnapshot::LiveAgent(self.session.snapshot().clone()),
             next_event,
         };
-        self.shared.store.commit(
+        self.shared.store.commit_session(
             &self.chat,
             &record,
             &self.pending_events,
-            self.pending_done.as_deref(),
+            self.pending_done.as_ref(),
         )?;
         // Committed: only now are the events and the done marker spent.
         let events = std::mem::take(&mut self.pending_events);

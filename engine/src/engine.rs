@@ -15,7 +15,9 @@ use crate::driver::{Command, Driver, DriverError, Shared};
 use crate::liveagent_client::{Endpoint, LiveAgentClient};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::registry::{DriverHandle, Registry};
-use crate::store::{ChatId, OutboxEntry, SessionRecord, SledStore, Store, StoreError};
+use crate::store::{
+    ActionId, ChatId, DeskSnapshot, OutboxEntry, SessionRecord, SledStore, Store, StoreError,
+};
 
 /// What the engine needs to run.
 #[derive(Debug, Clone)]
@@ -105,8 +107,8 @@ impl Engine {
             if record.snapshot.is_ended() {
                 continue;
             }
-            let session =
-                Session::restore(engine.inner.session_config.clone(), record.snapshot, now);
+            let DeskSnapshot::LiveAgent(snapshot) = record.snapshot;
+            let session = Session::restore(engine.inner.session_config.clone(), snapshot, now);
             engine.spawn(chat, session, record.next_event);
             resumed += 1;
         }
@@ -126,7 +128,7 @@ impl Engine {
         &self,
         chat: ChatId,
         request: ChatRequest,
-        done: Option<Vec<u8>>,
+        done: Option<ActionId>,
     ) -> Result<(), EngineError> {
         if chat.0.is_empty() || chat.0.contains('\0') {
             return Err(EngineError::InvalidChatId(chat.0));
@@ -141,10 +143,10 @@ impl Engine {
         let next_event = store.outbox(&chat)?.last().map_or(0, |entry| entry.seq + 1);
         let session = Session::new(self.inner.session_config.clone(), request, clock::now());
         let record = SessionRecord {
-            snapshot: session.snapshot().clone(),
+            snapshot: DeskSnapshot::LiveAgent(session.snapshot().clone()),
             next_event,
         };
-        store.commit(&chat, &record, &[], done.as_deref())?;
+        store.commit_session(&chat, &record, &[], done.as_ref())?;
         store.flush().await?;
         if !self.spawn(chat.clone(), session, next_event) {
             return Err(EngineError::AlreadyLive(chat));
@@ -160,11 +162,9 @@ impl Engine {
         }
         match self.inner.shared.store.load_session(chat)? {
             Some(record) if !record.snapshot.is_ended() => {
-                let session = Session::restore(
-                    self.inner.session_config.clone(),
-                    record.snapshot,
-                    clock::now(),
-                );
+                let DeskSnapshot::LiveAgent(snapshot) = record.snapshot;
+                let session =
+                    Session::restore(self.inner.session_config.clone(), snapshot, clock::now());
                 self.spawn(chat.clone(), session, record.next_event);
                 Ok(true)
             }
@@ -187,7 +187,7 @@ impl Engine {
         &self,
         chat: &ChatId,
         action: VisitorAction,
-        done: Option<Vec<u8>>,
+        done: Option<ActionId>,
     ) -> Result<(), EngineError> {
         let handle = match self.inner.registry.get(chat) {
             Some(handle) => handle,
@@ -222,7 +222,7 @@ impl Engine {
             .load_session(chat)?
             .is_some_and(|r| r.snapshot.is_ended());
         if ended && store.outbox(chat)?.is_empty() && self.inner.registry.get(chat).is_none() {
-            store.remove(chat)?;
+            store.remove_session(chat)?;
         }
         Ok(())
     }

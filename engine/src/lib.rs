@@ -26,7 +26,7 @@
 //! | [`engine`] | the session engine's public API ([`Engine`]) |
 //! | [`driver`] | the per-session task |
 //! | [`registry`] | one driver per chat |
-//! | [`store`] | sled behind the [`Store`] trait; versioned bincode records; batched flushes |
+//! | [`store`] | the typed [`Store`] trait (units of work), sled and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
 //! | [`bridge`] | conversations, webhooks, the action queue and its two lanes |
 //! | [`http`] | the public (webhook) and admin listeners |
@@ -54,4 +54,4 @@ pub mod store;
 pub use engine::{Engine, EngineConfig, EngineError};
 pub use liveagent_client::{Endpoint, LiveAgentClient};
 pub use metrics::MetricsSnapshot;
-pub use store::{ChatId, OutboxEntry, SledStore, Store, StoreError};
+pub use store::{ChatId, MemoryStore, OutboxEntry, SledStore, Store, StoreError};

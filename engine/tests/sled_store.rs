@@ -6,7 +6,10 @@ use switchboard_core::session::{
     ChatRequest, Input, Output, Session, SessionConfig, SessionEvent, VisitorAction,
 };
 use switchboard_core::time::Timestamp;
-use switchboard_engine::store::{ChatId, SessionRecord, SledStore, Store, StoreError};
+use switchboard_engine::store::{
+    Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
+    Lane, SessionRecord, SledStore, Store, StoreError,
+};
 
 fn chatting_snapshot() -> switchboard_core::session::Snapshot {
     let now = Timestamp::from_millis(0);
@@ -62,10 +65,10 @@ async fn commits_snapshot_and_events_and_reads_them_back_after_reopening() {
             },
         ];
         let record = SessionRecord {
-            snapshot: snapshot.clone(),
+            snapshot: DeskSnapshot::LiveAgent(snapshot.clone()),
             next_event: 2,
         };
-        store.commit(&chat, &record, &events, None).unwrap();
+        store.commit_session(&chat, &record, &events, None).unwrap();
         store.flush().await.unwrap();
     }
     let store = SledStore::open(dir.path()).unwrap();
@@ -73,10 +76,12 @@ async fn commits_snapshot_and_events_and_reads_them_back_after_reopening() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].0, chat);
     assert_eq!(
-        sessions[0].1.snapshot, snapshot,
+        sessions[0].1.snapshot,
+        DeskSnapshot::LiveAgent(snapshot),
         "the snapshot survives bincode and sled"
     );
-    assert_eq!(sessions[0].1.snapshot.session_key(), Some("a1!1!k"));
+    let DeskSnapshot::LiveAgent(stored) = &sessions[0].1.snapshot;
+    assert_eq!(stored.session_key(), Some("a1!1!k"));
     let outbox = store.outbox(&chat).unwrap();
     assert_eq!(outbox.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1]);
     assert!(matches!(&outbox[1].event, SessionEvent::AgentText { text, .. } if text == "您好"));
@@ -91,10 +96,10 @@ async fn acked_events_leave_the_outbox_and_other_chats_are_untouched() {
     let events: Vec<SessionEvent> = (0..3).map(|_| SessionEvent::AgentTyping).collect();
     for chat in [&a, &b] {
         let record = SessionRecord {
-            snapshot: snapshot.clone(),
+            snapshot: DeskSnapshot::LiveAgent(snapshot.clone()),
             next_event: 3,
         };
-        store.commit(chat, &record, &events, None).unwrap();
+        store.commit_session(chat, &record, &events, None).unwrap();
     }
     store.ack_outbox(&a, 1).unwrap();
     assert_eq!(
@@ -111,7 +116,7 @@ async fn acked_events_leave_the_outbox_and_other_chats_are_untouched() {
         3,
         "a prefix of another chat id is not touched"
     );
-    store.remove(&a).unwrap();
+    store.remove_session(&a).unwrap();
     assert!(store.outbox(&a).unwrap().is_empty());
     assert_eq!(store.load_sessions().unwrap().len(), 1);
 }
@@ -131,8 +136,7 @@ async fn refuses_a_store_written_by_a_newer_schema() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SledStore::open(dir.path()).unwrap();
-        let meta = store.db().open_tree("meta").unwrap();
-        meta.insert("schema_version", &99u32.to_be_bytes()).unwrap();
+        store.write_schema_version(99).unwrap();
         store.flush().await.unwrap();
     }
     assert!(matches!(
@@ -149,9 +153,43 @@ async fn a_started_chat_is_stored_and_its_action_removed_in_one_step() {
     use switchboard_engine::{Endpoint, Engine, EngineConfig};
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
+    let conversation = ConversationId("conv".into());
+    let chat = ChatId("conv#1".into());
+    let start = ActionId {
+        conversation: conversation.clone(),
+        lane: Lane::Session,
+        seq: 1,
+    };
+    let record = ConversationRecord {
+        snapshot: switchboard_core::conversation::Conversation::new(
+            Default::default(),
+            switchboard_core::conversation::UserRef {
+                id: "u".into(),
+                nickname: None,
+                channel: "wechat".into(),
+            },
+            Timestamp::from_millis(0),
+        )
+        .snapshot()
+        .clone(),
+        channel: "wechat".into(),
+        user: "u".into(),
+        chats: 1,
+        live_chat: Some(chat.clone()),
+        taken: None,
+        next_action: 2,
+    };
     store
-        .actions()
-        .insert(b"conv\0s\0\0\0\0\0\0\0\x01", b"start")
+        .commit_conversation(&ConversationUnit {
+            id: &conversation,
+            record: &record,
+            enqueue: vec![(
+                start.clone(),
+                Action::StartChat(chat.clone(), Default::default()),
+            )],
+            seen: None,
+            done: None,
+        })
         .unwrap();
     let engine = Engine::with_store(
         std::sync::Arc::new(store.clone()),
@@ -164,13 +202,8 @@ async fn a_started_chat_is_stored_and_its_action_removed_in_one_step() {
     )
     .await
     .unwrap();
-    let chat = ChatId("conv#1".into());
     engine
-        .start_chat_once(
-            chat.clone(),
-            ChatRequest::default(),
-            Some(b"conv\0s\0\0\0\0\0\0\0\x01".to_vec()),
-        )
+        .start_chat_once(chat.clone(), ChatRequest::default(), Some(start))
         .await
         .unwrap();
     assert!(
@@ -178,7 +211,7 @@ async fn a_started_chat_is_stored_and_its_action_removed_in_one_step() {
         "the session is stored before its driver runs"
     );
     assert!(
-        store.actions().is_empty(),
+        store.count_actions(&conversation, Lane::Session).unwrap() == 0,
         "and the action that asked for it is gone with it"
     );
     assert!(matches!(

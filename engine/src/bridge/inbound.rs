@@ -5,9 +5,8 @@ use switchboard_channels::{HttpReply, InboundEvent, InboundKind, WebhookRequest}
 use switchboard_core::conversation::{Input as ConvInput, UserMessage};
 use tracing::{debug, warn};
 
-use super::records::Lane;
 use super::{Bridge, BridgeError};
-use crate::store::{Store, StoreError};
+use crate::store::{Lane, WebhookKey};
 
 /// What to answer the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,24 +97,18 @@ impl Bridge {
         duplicates: &mut usize,
     ) -> Result<(), BridgeError> {
         for event in events {
-            let dedupe = format!("{channel_id}\0{}", event.dedupe_key.0);
+            let dedupe = WebhookKey::of(channel_id, &event.dedupe_key.0);
             let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
             touched.push(id.clone());
             // Checked under the conversation's lock: WeChat may deliver the same push again
             // while the first delivery is still being stored.
             let mut entry = entry.lock().await;
-            let seen = self
-                .inner
-                .store
-                .inbox()
-                .contains_key(dedupe.as_bytes())
-                .map_err(|e| StoreError::Io(e.to_string()))?;
-            if seen {
+            if self.inner.store.webhook_seen(&dedupe)? {
                 *duplicates += 1;
                 continue;
             }
             let input = user_message(event).map(ConvInput::User);
-            self.apply(&id, &mut entry, input, Some(dedupe.as_bytes()), None)?;
+            self.apply(&id, &mut entry, input, Some(dedupe), None)?;
             *accepted += 1;
         }
         Ok(())

@@ -11,12 +11,10 @@ use switchboard_core::conversation::{DeliveryFailure, Input as ConvInput, ToUser
 use switchboard_core::session::SessionError;
 use tracing::{error, warn};
 
-use super::records::{Action, ActionV1, Lane, lane_prefix};
 use super::{Bridge, lock};
 use crate::driver::DriverError;
 use crate::engine::EngineError;
-use crate::store::Store;
-use crate::store::envelope::decode_migrating;
+use crate::store::{Action, ActionId, ConversationId, Lane};
 
 /// Longest wait between delivery retries, and how long a message is retried at all.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -34,54 +32,34 @@ impl Bridge {
     }
 
     async fn work(&self, id: String, lane: Lane) {
+        let conversation = ConversationId(id.clone());
         loop {
             if *self.inner.stopping.borrow() {
                 lock(&self.inner.running).remove(&(id.clone(), lane));
                 return;
             }
-            let next = self
-                .inner
-                .store
-                .actions()
-                .scan_prefix(lane_prefix(&id, lane))
-                .next();
-            let (key, value) = match next {
-                Some(Ok(item)) => item,
-                Some(Err(e)) => {
-                    error!(conversation = id, error = %e, "action queue unreadable");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-                None => {
-                    // Re-check under the lock so a wake between the scan and here is not lost.
+            let (action_id, action) = match self.inner.store.first_action(&conversation, lane) {
+                Ok(Some(next)) => next,
+                Ok(None) => {
+                    // Re-check under the lock so a wake between the read and here is not lost.
                     let mut running = lock(&self.inner.running);
-                    if self
-                        .inner
-                        .store
-                        .actions()
-                        .scan_prefix(lane_prefix(&id, lane))
-                        .next()
-                        .is_none()
-                    {
+                    if let Ok(None) = self.inner.store.first_action(&conversation, lane) {
                         running.remove(&(id.clone(), lane));
                         return;
                     }
                     continue;
                 }
-            };
-            let action: Action = match decode_migrating::<_, ActionV1>(&value) {
-                Ok(action) => action,
                 Err(e) => {
-                    error!(conversation = id, error = %e, "undecodable action dropped");
-                    let _ = self.inner.store.actions().remove(&key);
+                    error!(conversation = id, error = %e, "action queue unreadable");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };
-            self.perform(&id, key.to_vec(), action).await;
+            self.perform(&id, action_id, action).await;
         }
     }
 
-    async fn perform(&self, id: &str, key: Vec<u8>, action: Action) {
+    async fn perform(&self, id: &str, key: ActionId, action: Action) {
         match action {
             Action::StartChat(chat, start) => {
                 let started = self
@@ -137,7 +115,7 @@ impl Bridge {
                     return self.forget(&key).await;
                 };
                 let mut entry = entry.lock().await;
-                let applied = self.apply(id, &mut entry, Some(input), None, Some(&key));
+                let applied = self.apply(id, &mut entry, Some(input), None, Some(key));
                 drop(entry);
                 match applied {
                     Ok(()) => {
@@ -215,8 +193,8 @@ impl Bridge {
         }
     }
 
-    async fn forget(&self, key: &[u8]) {
-        if let Err(e) = self.inner.store.actions().remove(key) {
+    async fn forget(&self, key: &ActionId) {
+        if let Err(e) = self.inner.store.remove_action(key) {
             error!(error = %e, "action not removed");
         }
         let _ = self.inner.store.flush().await;

@@ -10,15 +10,12 @@
 mod inbound;
 mod lanes;
 mod lifecycle;
-mod records;
 mod session_events;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use switchboard_channels::Channel;
 use switchboard_core::conversation::{
     Conversation, ConversationConfig, Input as ConvInput, Output as ConvOutput, UserRef,
@@ -29,11 +26,13 @@ use tracing::warn;
 
 use crate::clock;
 use crate::engine::Engine;
-use crate::store::envelope::{decode_migrating, encode};
-use crate::store::{ChatId, SledStore, Store, StoreError};
+use crate::store::{
+    ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane, Store,
+    StoreError, WebhookKey,
+};
 
+use crate::store::Action;
 pub use inbound::WebhookOutcome;
-use records::{Action, CONVERSATIONS_TREE, ConversationRecord, Lane, action_key};
 
 /// The bridge could not do something.
 #[derive(Debug, Clone, Error)]
@@ -105,8 +104,7 @@ impl std::fmt::Debug for Bridge {
 
 pub(crate) struct Inner {
     engine: Engine,
-    store: SledStore,
-    conversations: sled::Tree,
+    store: Arc<dyn Store>,
     channels: BTreeMap<String, BridgeChannel>,
     entries: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
     running: Mutex<HashSet<(String, Lane)>>,
@@ -121,19 +119,14 @@ impl Bridge {
     /// session events from the engine.
     pub fn start(
         engine: Engine,
-        store: SledStore,
+        store: Arc<dyn Store>,
         channels: BTreeMap<String, BridgeChannel>,
     ) -> Result<Bridge, BridgeError> {
-        let conversations = store
-            .db()
-            .open_tree(CONVERSATIONS_TREE)
-            .map_err(|e| StoreError::Io(e.to_string()))?;
         let (stopping, _) = tokio::sync::watch::channel(false);
         let bridge = Bridge {
             inner: Arc::new(Inner {
                 engine,
                 store,
-                conversations,
                 channels,
                 entries: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashSet::new()),
@@ -144,11 +137,7 @@ impl Bridge {
             }),
         };
         let now = clock::now();
-        for item in bridge.inner.conversations.iter() {
-            let (key, value) = item.map_err(|e| StoreError::Io(e.to_string()))?;
-            let id = String::from_utf8_lossy(&key).into_owned();
-            let record: ConversationRecord =
-                decode_migrating::<_, records::ConversationRecordV1>(&value)?;
+        for (ConversationId(id), record) in bridge.inner.store.load_conversations()? {
             let config = bridge.config_for(&record.channel);
             let conversation = Conversation::restore(config, record.snapshot.clone(), now);
             if let Some(at) = conversation.poll_timeout() {
@@ -275,19 +264,19 @@ impl Bridge {
         (id, entry)
     }
 
-    /// Feeds `input` (if any) to the conversation, turns its outputs (plus `extra` actions)
-    /// into queued actions and stores the record, the actions, `dedupe` and the removal of
-    /// `done` in one transaction. The caller flushes and wakes the lanes.
+    /// Feeds `input` (if any) to the conversation, turns its outputs into queued actions and
+    /// commits the record, the actions, the webhook key `seen` and the removal of `done` as one
+    /// unit. The caller flushes and wakes the lanes.
     fn apply(
         &self,
         id: &str,
         entry: &mut Entry,
         input: Option<ConvInput>,
-        dedupe: Option<&[u8]>,
-        done: Option<&[u8]>,
+        seen: Option<WebhookKey>,
+        done: Option<ActionId>,
     ) -> Result<(), BridgeError> {
         let saved = entry.record.clone();
-        let result = self.apply_unsaved(id, entry, input, dedupe, done);
+        let result = self.apply_unsaved(id, entry, input, seen, done);
         if result.is_err() {
             // Nothing was stored: forget what the input did, so a retry starts from the same
             // state (a half-applied input would otherwise lose its outputs for good).
@@ -306,10 +295,11 @@ impl Bridge {
         id: &str,
         entry: &mut Entry,
         input: Option<ConvInput>,
-        dedupe: Option<&[u8]>,
-        done: Option<&[u8]>,
+        seen: Option<WebhookKey>,
+        done: Option<ActionId>,
     ) -> Result<(), BridgeError> {
         let now = clock::now();
+        let conversation = ConversationId(id.to_owned());
         if let Some(input) = input
             && let Err(e) = entry.conversation.handle(input, now)
         {
@@ -320,7 +310,7 @@ impl Bridge {
             match output {
                 ConvOutput::StartChat(request) => {
                     entry.record.chats += 1;
-                    let chat = ChatId(format!("{id}#{}", entry.record.chats));
+                    let chat = ChatId::nth(&conversation, entry.record.chats);
                     lifecycle::chat_requested(id, &chat);
                     entry.record.live_chat = Some(chat.clone());
                     actions.push(Action::StartChat(chat, request));
@@ -343,29 +333,23 @@ impl Bridge {
             entry.record.live_chat = None;
         }
         entry.record.snapshot = entry.conversation.snapshot().clone();
-        let mut queued = Vec::with_capacity(actions.len());
+        let mut enqueue = Vec::with_capacity(actions.len());
         for action in actions {
-            let key = action_key(id, action.lane(), entry.record.next_action);
+            let action_id = ActionId {
+                conversation: conversation.clone(),
+                lane: action.lane(),
+                seq: entry.record.next_action,
+            };
             entry.record.next_action += 1;
-            queued.push((key, encode(&action)?));
+            enqueue.push((action_id, action));
         }
-        let record = encode(&entry.record)?;
-        let store = &self.inner.store;
-        (&self.inner.conversations, store.actions(), store.inbox())
-            .transaction(|(conversations, actions, inbox)| {
-                conversations.insert(id.as_bytes(), record.as_slice())?;
-                for (key, value) in &queued {
-                    actions.insert(key.as_slice(), value.as_slice())?;
-                }
-                if let Some(key) = dedupe {
-                    inbox.insert(key, &now.as_millis().to_be_bytes())?;
-                }
-                if let Some(key) = done {
-                    actions.remove(key)?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| StoreError::Io(format!("{e:?}")))?;
+        self.inner.store.commit_conversation(&ConversationUnit {
+            id: &conversation,
+            record: &entry.record,
+            enqueue,
+            seen: seen.map(|key| (key, now.as_millis())),
+            done,
+        })?;
         match entry.conversation.poll_timeout() {
             Some(at) => lock(&self.inner.deadlines).insert(id.to_owned(), at),
             None => lock(&self.inner.deadlines).remove(id),
@@ -376,9 +360,8 @@ impl Bridge {
     fn pending(&self, id: &str, lane: Lane) -> usize {
         self.inner
             .store
-            .actions()
-            .scan_prefix(records::lane_prefix(id, lane))
-            .count()
+            .count_actions(&ConversationId(id.to_owned()), lane)
+            .unwrap_or_default()
     }
 
     fn spawn_background(&self) {
@@ -399,9 +382,10 @@ impl Bridge {
             let cutoff = clock::now()
                 .as_millis()
                 .saturating_sub(DEDUPE_KEEP.as_millis() as u64);
-            let removed = prune_older_than(self.inner.store.inbox(), cutoff);
-            if removed > 0 {
-                tracing::debug!(removed, "old dedupe keys pruned");
+            match self.inner.store.prune_webhook_keys(cutoff) {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "old dedupe keys pruned"),
+                Err(e) => warn!(error = %e, "old dedupe keys not pruned"),
             }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(3600)) => {}
@@ -447,26 +431,6 @@ impl Bridge {
 /// How long a webhook's dedupe key is kept.
 pub const DEDUPE_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Removes inbox entries whose stored time (ms, big-endian) is before `cutoff`.
-fn prune_older_than(inbox: &sled::Tree, cutoff: u64) -> usize {
-    let old: Vec<sled::IVec> = inbox
-        .iter()
-        .filter_map(Result::ok)
-        .filter(|(_, at)| {
-            <[u8; 8]>::try_from(at.as_ref()).is_ok_and(|b| u64::from_be_bytes(b) < cutoff)
-        })
-        .map(|(key, _)| key)
-        .collect();
-    let mut batch = sled::Batch::default();
-    for key in &old {
-        batch.remove(key.clone());
-    }
-    if inbox.apply_batch(batch).is_err() {
-        return 0;
-    }
-    old.len()
-}
-
 fn channel_kind(channels: &BTreeMap<String, BridgeChannel>, channel: &str) -> String {
     channels.get(channel).map_or_else(
         || "channel".to_owned(),
@@ -478,18 +442,4 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn prunes_only_dedupe_keys_older_than_the_cutoff() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let inbox = db.open_tree("inbox").unwrap();
-        inbox.insert("old", &100u64.to_be_bytes()).unwrap();
-        inbox.insert("new", &900u64.to_be_bytes()).unwrap();
-        assert_eq!(super::prune_older_than(&inbox, 500), 1);
-        assert!(inbox.contains_key("new").unwrap());
-        assert!(!inbox.contains_key("old").unwrap());
-    }
 }

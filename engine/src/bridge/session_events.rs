@@ -9,9 +9,8 @@ use switchboard_core::session::desk::desk_event;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{error, warn};
 
-use super::records::{Lane, conversation_of};
 use super::{Bridge, lock};
-use crate::store::{ChatId, Store};
+use crate::store::{ChatId, ConversationId, Lane};
 
 impl Bridge {
     pub(crate) async fn take_session_events(&self) {
@@ -50,7 +49,7 @@ impl Bridge {
     }
 
     async fn take(&self, chat: &ChatId) {
-        let Some(id) = conversation_of(chat).map(str::to_owned) else {
+        let Some(ConversationId(id)) = chat.conversation() else {
             return;
         };
         let Some(entry) = self.entry(&id) else {

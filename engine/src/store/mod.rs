@@ -1,49 +1,37 @@
-//! Durable state: session snapshots and the per-chat outbox of session events, behind the
-//! [`Store`] trait, with sled as the implementation ([`SledStore`]).
+//! Durable state behind one typed [`Store`] trait: desk sessions and their outboxes,
+//! conversations and their action queue, and webhook dedupe keys — as the typed records of
+//! [`records`], committed in units of work. [`SledStore`] is the embedded default,
+//! [`MemoryStore`] serves fast tests, and [`conformance`] is the suite every store passes.
 //!
-//! The rule the driver relies on: [`Store::commit`] writes a snapshot and the events that came
-//! before it atomically, and [`Store::flush`] returns once they are on disk. Only then does the
-//! next request (and so the next `ack`) go out.
+//! The rules the rest of the engine relies on:
+//! - [`Store::commit_session`] writes a session record and the events that came before it, and
+//!   removes the action that caused them, atomically; [`Store::commit_conversation`] does the
+//!   same for a conversation step (record, queued actions, webhook key, completed action).
+//! - [`Store::flush`] returns once everything committed so far is durable. Only then does the
+//!   next request (and so the next `ack`) go out, or the platform get its webhook answer.
+//! - A restart loads exactly what was committed and flushed: all of a unit, or none of it.
+//!
+//! Module map: [`records`] (ids and records), `envelope` (versioned encoding), `sled_store`,
+//! `memory`, [`conformance`], `flusher` (sled's batched flush).
 
+pub mod conformance;
 pub(crate) mod envelope;
 mod flusher;
+mod memory;
+pub mod records;
 mod sled_store;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use switchboard_core::session::{SessionEvent, Snapshot};
+use switchboard_core::session::SessionEvent;
 use thiserror::Error;
 
 pub use envelope::RECORD_VERSION;
+pub use memory::MemoryStore;
+pub use records::{
+    Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
+    Lane, OutboxEntry, SessionRecord, WebhookKey,
+};
 pub use sled_store::{SCHEMA_VERSION, SledStore};
-
-/// Names one chat (one conversation's Live Agent session), e.g. `wechat:gh_123:oUser`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ChatId(pub String);
-
-impl std::fmt::Display for ChatId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What is stored for one chat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    /// The session machine's state.
-    pub snapshot: Snapshot,
-    /// Number the next outbox event gets.
-    pub next_event: u64,
-}
-
-/// One session event waiting in the outbox, numbered per chat from 0.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
-    /// Position in the chat's outbox.
-    pub seq: u64,
-    /// The event.
-    pub event: SessionEvent,
-}
 
 /// Why the store could not do something.
 #[derive(Debug, Clone, Error)]
@@ -75,22 +63,24 @@ pub enum StoreError {
     Io(String),
 }
 
-/// Durable storage for sessions and their outboxes.
+/// Durable storage for everything the gateway must not lose.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // --- desk sessions and their outboxes ---
+
     /// Every stored session, including ended ones whose outbox is not drained yet.
     fn load_sessions(&self) -> Result<Vec<(ChatId, SessionRecord)>, StoreError>;
 
     /// Writes `record` and appends `events` (numbered from the record's previous
     /// `next_event`) atomically; `record.next_event` must already count them. `done`, if
-    /// given, is a key of the bridge's action queue removed in the same transaction: the action
-    /// that caused this state is then done exactly once, even across a crash.
-    fn commit(
+    /// given, is the action that caused this state, removed in the same unit: it is then done
+    /// exactly once, even across a crash.
+    fn commit_session(
         &self,
         chat: &ChatId,
         record: &SessionRecord,
         events: &[SessionEvent],
-        done: Option<&[u8]>,
+        done: Option<&ActionId>,
     ) -> Result<(), StoreError>;
 
     /// One chat's stored session, if any.
@@ -106,8 +96,37 @@ pub trait Store: Send + Sync + 'static {
     fn ack_outbox(&self, chat: &ChatId, seq: u64) -> Result<(), StoreError>;
 
     /// Forgets a chat entirely (its session ended and its outbox is drained).
-    fn remove(&self, chat: &ChatId) -> Result<(), StoreError>;
+    fn remove_session(&self, chat: &ChatId) -> Result<(), StoreError>;
 
-    /// Returns once everything committed so far is on disk.
+    // --- conversations, their action queue, webhook keys ---
+
+    /// Every stored conversation.
+    fn load_conversations(&self) -> Result<Vec<(ConversationId, ConversationRecord)>, StoreError>;
+
+    /// Commits one conversation step atomically (see [`ConversationUnit`]).
+    fn commit_conversation(&self, unit: &ConversationUnit<'_>) -> Result<(), StoreError>;
+
+    /// The lane's next action (lowest `seq`), if any. An action that no longer decodes is
+    /// removed and logged, and the next one returned.
+    fn first_action(
+        &self,
+        conversation: &ConversationId,
+        lane: Lane,
+    ) -> Result<Option<(ActionId, Action)>, StoreError>;
+
+    /// How many actions wait in the lane.
+    fn count_actions(&self, conversation: &ConversationId, lane: Lane)
+    -> Result<usize, StoreError>;
+
+    /// Removes one action (it was performed, or has become pointless).
+    fn remove_action(&self, id: &ActionId) -> Result<(), StoreError>;
+
+    /// Whether a push with this key was taken in already.
+    fn webhook_seen(&self, key: &WebhookKey) -> Result<bool, StoreError>;
+
+    /// Forgets webhook keys that arrived before `before_ms`; returns how many.
+    fn prune_webhook_keys(&self, before_ms: u64) -> Result<usize, StoreError>;
+
+    /// Returns once everything committed so far is durable.
     async fn flush(&self) -> Result<(), StoreError>;
 }

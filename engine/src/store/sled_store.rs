@@ -1,5 +1,8 @@
-//! The sled implementation of [`Store`]: trees `sessions`, `outbox` and `meta` (plus `inbox`
-//! for webhook dedupe keys, used by the channel work).
+//! The sled implementation of [`Store`], the embedded default. Trees: `sessions` (chat →
+//! session record), `outbox` (chat `\0` seq → event), `conversations` (id → record), `actions`
+//! (conversation `\0` lane seq → action), `inbox` (webhook key → arrival ms) and `meta` (the
+//! schema version; a newer one is refused). A unit of work is one sled transaction over the
+//! trees it touches; durability is the batched blocking flush of [`Flusher`].
 
 use std::path::Path;
 
@@ -7,27 +10,30 @@ use async_trait::async_trait;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use switchboard_core::session::SessionEvent;
+use tracing::error;
 
-use super::envelope::{decode, encode};
+use super::envelope::{decode, decode_migrating, encode};
 use super::flusher::Flusher;
-use super::{ChatId, OutboxEntry, SessionRecord, Store, StoreError};
+use super::records::{ActionV1, ConversationRecordV1, SessionRecordV1};
+use super::{
+    Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
+    OutboxEntry, SessionRecord, Store, StoreError, WebhookKey,
+};
 
-/// The schema this build writes into `meta/schema_version`.
+/// The tree layout this build writes into `meta/schema_version`.
 pub const SCHEMA_VERSION: u32 = 1;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
-/// The bridge's durable action queue (see [`Store::commit`]'s `done`).
-pub const ACTIONS_TREE: &str = "actions";
-
-/// sled-backed store.
+/// sled-backed store. Cheap to clone; the database's lock goes with the last clone.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     db: sled::Db,
     sessions: sled::Tree,
     outbox: sled::Tree,
-    inbox: sled::Tree,
+    conversations: sled::Tree,
     actions: sled::Tree,
+    inbox: sled::Tree,
     flusher: Flusher,
 }
 
@@ -41,7 +47,6 @@ impl SledStore {
             }
             other => StoreError::Io(other.to_string()),
         })?;
-        let io = |e: sled::Error| StoreError::Io(e.to_string());
         let meta = db.open_tree("meta").map_err(io)?;
         match meta.get(SCHEMA_KEY).map_err(io)? {
             Some(bytes) => {
@@ -63,26 +68,20 @@ impl SledStore {
         Ok(SledStore {
             sessions: db.open_tree("sessions").map_err(io)?,
             outbox: db.open_tree("outbox").map_err(io)?,
+            conversations: db.open_tree("conversations").map_err(io)?,
+            actions: db.open_tree("actions").map_err(io)?,
             inbox: db.open_tree("inbox").map_err(io)?,
-            actions: db.open_tree(ACTIONS_TREE).map_err(io)?,
             flusher: Flusher::start(),
             db,
         })
     }
 
-    /// The tree for webhook dedupe keys.
-    pub fn inbox(&self) -> &sled::Tree {
-        &self.inbox
-    }
-
-    /// The bridge's action queue.
-    pub fn actions(&self) -> &sled::Tree {
-        &self.actions
-    }
-
-    /// The underlying database (for trees other components own).
-    pub fn db(&self) -> &sled::Db {
-        &self.db
+    /// Marks the store as written by tree layout `version` (tests of the newer-schema guard).
+    pub fn write_schema_version(&self, version: u32) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta").map_err(io)?;
+        meta.insert(SCHEMA_KEY, &version.to_be_bytes())
+            .map(|_| ())
+            .map_err(io)
     }
 }
 
@@ -98,8 +97,29 @@ fn outbox_prefix(chat: &ChatId) -> Vec<u8> {
     key
 }
 
+/// `{conversation}\0{lane}`: actions sort by conversation, lane, then order.
+fn lane_prefix(conversation: &ConversationId, lane: Lane) -> Vec<u8> {
+    let mut key = conversation.0.as_bytes().to_vec();
+    key.push(0);
+    key.push(match lane {
+        Lane::Session => b's',
+        Lane::User => b'u',
+    });
+    key
+}
+
+fn action_key(id: &ActionId) -> Vec<u8> {
+    let mut key = lane_prefix(&id.conversation, id.lane);
+    key.extend_from_slice(&id.seq.to_be_bytes());
+    key
+}
+
 fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
+}
+
+fn failed(e: TransactionError<()>) -> StoreError {
+    StoreError::Io(format!("{e:?}"))
 }
 
 #[async_trait]
@@ -110,17 +130,17 @@ impl Store for SledStore {
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
                 let chat = ChatId(String::from_utf8_lossy(&key).into_owned());
-                Ok((chat, decode(&value)?))
+                Ok((chat, decode_migrating::<_, SessionRecordV1>(&value)?))
             })
             .collect()
     }
 
-    fn commit(
+    fn commit_session(
         &self,
         chat: &ChatId,
         record: &SessionRecord,
         events: &[SessionEvent],
-        done: Option<&[u8]>,
+        done: Option<&ActionId>,
     ) -> Result<(), StoreError> {
         let first = record.next_event.saturating_sub(events.len() as u64);
         let record_bytes = encode(record)?;
@@ -129,23 +149,24 @@ impl Store for SledStore {
             .enumerate()
             .map(|(i, event)| Ok((outbox_key(chat, first + i as u64), encode(event)?)))
             .collect::<Result<_, StoreError>>()?;
+        let done = done.map(action_key);
         (&self.sessions, &self.outbox, &self.actions)
             .transaction(|(sessions, outbox, actions)| {
                 sessions.insert(chat.0.as_bytes(), record_bytes.as_slice())?;
                 for (key, value) in &event_bytes {
                     outbox.insert(key.as_slice(), value.as_slice())?;
                 }
-                if let Some(done) = done {
-                    actions.remove(done)?;
+                if let Some(done) = &done {
+                    actions.remove(done.as_slice())?;
                 }
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
-            .map_err(|e: TransactionError<()>| StoreError::Io(format!("{e:?}")))
+            .map_err(failed)
     }
 
     fn load_session(&self, chat: &ChatId) -> Result<Option<SessionRecord>, StoreError> {
         match self.sessions.get(chat.0.as_bytes()).map_err(io)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            Some(bytes) => Ok(Some(decode_migrating::<_, SessionRecordV1>(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -181,7 +202,7 @@ impl Store for SledStore {
         self.outbox.apply_batch(batch).map_err(io)
     }
 
-    fn remove(&self, chat: &ChatId) -> Result<(), StoreError> {
+    fn remove_session(&self, chat: &ChatId) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for item in self.outbox.scan_prefix(outbox_prefix(chat)) {
             let (key, _) = item.map_err(io)?;
@@ -190,6 +211,108 @@ impl Store for SledStore {
         self.outbox.apply_batch(batch).map_err(io)?;
         self.sessions.remove(chat.0.as_bytes()).map_err(io)?;
         Ok(())
+    }
+
+    fn load_conversations(&self) -> Result<Vec<(ConversationId, ConversationRecord)>, StoreError> {
+        self.conversations
+            .iter()
+            .map(|item| {
+                let (key, value) = item.map_err(io)?;
+                let id = ConversationId(String::from_utf8_lossy(&key).into_owned());
+                Ok((id, decode_migrating::<_, ConversationRecordV1>(&value)?))
+            })
+            .collect()
+    }
+
+    fn commit_conversation(&self, unit: &ConversationUnit<'_>) -> Result<(), StoreError> {
+        let record = encode(unit.record)?;
+        let queued: Vec<(Vec<u8>, Vec<u8>)> = unit
+            .enqueue
+            .iter()
+            .map(|(id, action)| Ok((action_key(id), encode(action)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let done = unit.done.as_ref().map(action_key);
+        (&self.conversations, &self.actions, &self.inbox)
+            .transaction(|(conversations, actions, inbox)| {
+                conversations.insert(unit.id.0.as_bytes(), record.as_slice())?;
+                for (key, value) in &queued {
+                    actions.insert(key.as_slice(), value.as_slice())?;
+                }
+                if let Some((key, at)) = &unit.seen {
+                    inbox.insert(key.0.as_bytes(), &at.to_be_bytes())?;
+                }
+                if let Some(done) = &done {
+                    actions.remove(done.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(failed)
+    }
+
+    fn first_action(
+        &self,
+        conversation: &ConversationId,
+        lane: Lane,
+    ) -> Result<Option<(ActionId, Action)>, StoreError> {
+        let prefix = lane_prefix(conversation, lane);
+        for item in self.actions.scan_prefix(&prefix) {
+            let (key, value) = item.map_err(io)?;
+            let seq = <[u8; 8]>::try_from(&key[prefix.len()..])
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("action key".into()))?;
+            match decode_migrating::<Action, ActionV1>(&value) {
+                Ok(action) => {
+                    let id = ActionId {
+                        conversation: conversation.clone(),
+                        lane,
+                        seq,
+                    };
+                    return Ok(Some((id, action)));
+                }
+                Err(e) => {
+                    error!(%conversation, seq, error = %e, "undecodable action dropped");
+                    self.actions.remove(&key).map_err(io)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn count_actions(
+        &self,
+        conversation: &ConversationId,
+        lane: Lane,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .actions
+            .scan_prefix(lane_prefix(conversation, lane))
+            .count())
+    }
+
+    fn remove_action(&self, id: &ActionId) -> Result<(), StoreError> {
+        self.actions.remove(action_key(id)).map(|_| ()).map_err(io)
+    }
+
+    fn webhook_seen(&self, key: &WebhookKey) -> Result<bool, StoreError> {
+        self.inbox.contains_key(key.0.as_bytes()).map_err(io)
+    }
+
+    fn prune_webhook_keys(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let old: Vec<sled::IVec> = self
+            .inbox
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, at)| {
+                <[u8; 8]>::try_from(at.as_ref()).is_ok_and(|b| u64::from_be_bytes(b) < before_ms)
+            })
+            .map(|(key, _)| key)
+            .collect();
+        let mut batch = sled::Batch::default();
+        for key in &old {
+            batch.remove(key.clone());
+        }
+        self.inbox.apply_batch(batch).map_err(io)?;
+        Ok(old.len())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
