@@ -12,10 +12,13 @@
 //!   events (dropping keys it has already seen) and only then sends the reply. A request the
 //!   adapter cannot accept is a [`WebhookError`] that names its HTTP status (401/403 for a bad
 //!   signature, 413 for an oversized body, 400 for malformed input); a push of a type the adapter
-//!   does not know is *accepted* (kept as [`InboundKind::Other`]), never answered with a 5xx.
+//!   does not know is *accepted* (kept as [`InboundKind::Other`], or
+//!   [`InboundKind::Notification`] for an event), never answered with a 5xx. Events that are not
+//!   messages have their own kinds (location reports, navigation, notifications), so the engine
+//!   never reads a platform's field names.
 //! - **Outbound.** [`Channel::deliver`] sends one [`Outbound`] (text, image, typing) to a user.
-//!   Text longer than [`Capabilities::max_text_bytes`] is split by the adapter on character
-//!   boundaries. A failure is a [`DeliveryError`] whose [`DeliveryError::action`] tells the engine
+//!   The engine splits text to [`Capabilities::max_text_bytes`] itself (one send per part);
+//!   an adapter splits anything longer on character boundaries as a last resort. A failure is a [`DeliveryError`] whose [`DeliveryError::action`] tells the engine
 //!   what to do: retry later, refresh credentials and retry once, give up and tell the agent, or
 //!   alert the operators.
 //! - **State.** Adapters hold caches (access tokens, send-window bookkeeping) but no conversation

@@ -17,7 +17,10 @@
 //! - **Nothing crosses the bridge before it is durable.** The [`bridge`] stores a webhook's
 //!   events with their dedupe keys before the platform gets its reply, turns conversation outputs
 //!   into a durable two-lane action queue before performing any, and acknowledges session events
-//!   only after the conversation stored what they caused.
+//!   only after the conversation stored what they caused — each step one unit of work in the
+//!   typed [`Store`]. sled is named only under [`store`].
+//! - **Channels fit their conversations.** Each channel's [`Capabilities`](switchboard_channels::Capabilities)
+//!   (send window, budget, message size, typing) set the conversation settings of its users.
 //!
 //! Module map:
 //!
