@@ -271,6 +271,7 @@ fn for_channel(
         // What is kept while the window is closed fits in one message.
         kept_max_bytes: capabilities.max_text_bytes / 10 * 9,
         typing: capabilities.typing,
+        user_id_label: capabilities.user_id_label.clone(),
         forward,
         ..base.clone()
     }

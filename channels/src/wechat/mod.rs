@@ -188,6 +188,7 @@ impl Channel for WeChatChannel {
                 duration: self.config.window.message_window,
                 messages_per_interaction: Some(self.config.window.message_quota),
             }),
+            user_id_label: "WeChat OpenID".into(),
         }
     }
 

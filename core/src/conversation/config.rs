@@ -31,6 +31,8 @@ pub struct ConversationConfig {
     pub max_text_bytes: usize,
     /// Whether the channel can show the user that the agent is typing.
     pub typing: bool,
+    /// The label of the user's channel id in the chat request's details (`WeChat OpenID`).
+    pub user_id_label: String,
     /// Tell the agent (once per window) when this many sends or fewer remain.
     pub budget_warning_at: u32,
     /// Agent lines written while the user cannot be reached are kept, oldest first, up to this
@@ -68,6 +70,7 @@ impl Default for ConversationConfig {
             window: Duration::from_secs(48 * 3600),
             max_text_bytes: 2048,
             typing: true,
+            user_id_label: "User id".to_owned(),
             budget_warning_at: 1,
             kept_max_bytes: 1_800,
             forward: Forwarding::default(),

@@ -143,7 +143,11 @@ impl Conversation {
     }
 
     fn start_chat(&mut self) {
-        let mut request = chat_request(&self.persisted.user, &self.config.templates.language);
+        let mut request = chat_request(
+            &self.persisted.user,
+            &self.config.user_id_label,
+            &self.config.templates.language,
+        );
         if let Some(at) = self.persisted.last_location {
             let place = format!("{}, {}", at.latitude, at.longitude);
             request
@@ -181,17 +185,12 @@ impl Conversation {
 }
 
 /// The chat request for `user`: their name for the agent and their channel id as a detail.
-fn chat_request(user: &UserRef, language: &str) -> ChatStart {
+fn chat_request(user: &UserRef, id_label: &str, language: &str) -> ChatStart {
     let nickname = user
         .nickname
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let id_label = if user.channel.eq_ignore_ascii_case("wechat") {
-        "WeChat OpenID".to_owned()
-    } else {
-        format!("{} user id", user.channel)
-    };
     let mut details = vec![Detail::new(id_label, user.id.clone())];
     if let Some(nickname) = nickname {
         details.push(Detail::new("Nickname", nickname));

@@ -137,7 +137,7 @@ fn first_message_starts_a_chat_and_is_forwarded() {
         visitor_name: "Wei".into(),
         language: "en-US".into(),
         details: vec![
-            Detail::new("WeChat OpenID", "oyORnuP8q7ou2gfYjqLzSIWZf0rs"),
+            Detail::new("User id", "oyORnuP8q7ou2gfYjqLzSIWZf0rs"),
             Detail::new("Nickname", "Wei"),
         ],
     };
@@ -161,11 +161,11 @@ fn a_user_without_nickname_is_named_by_a_short_id() {
         nickname: None,
         channel: "line".into(),
     };
-    let mut chat = Conversation::new(
-        ConversationConfig::default(),
-        user,
-        Timestamp::from_millis(0),
-    );
+    let config = ConversationConfig {
+        user_id_label: "LINE user id".into(),
+        ..ConversationConfig::default()
+    };
+    let mut chat = Conversation::new(config, user, Timestamp::from_millis(0));
     chat.handle(Input::User(text("hi")), Timestamp::from_millis(0))
         .unwrap();
     let out: Vec<Output> = std::iter::from_fn(|| chat.poll_output()).collect();
@@ -175,7 +175,8 @@ fn a_user_without_nickname_is_named_by_a_short_id() {
     assert_eq!(request.visitor_name, "…WZf0rs");
     assert_eq!(
         request.details,
-        vec![Detail::new("line user id", "oyORnuP8q7ou2gfYjqLzSIWZf0rs")]
+        vec![Detail::new("LINE user id", "oyORnuP8q7ou2gfYjqLzSIWZf0rs")],
+        "the channel names its ids"
     );
 }
 
