@@ -31,7 +31,7 @@
 //! | [`registry`] | one driver per chat |
 //! | [`store`] | the typed [`Store`] trait (units of work), sled and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
-//! | [`bridge`] | conversations, webhooks, the action queue and its two lanes |
+//! | [`bridge`] | routing to one owner task per conversation; webhooks; performing queued actions |
 //! | [`http`] | the public (webhook) and admin listeners |
 //! | [`config`] | the TOML configuration and its validation |
 //! | [`app`] | everything assembled from a config, and its orderly shutdown |

@@ -1,7 +1,10 @@
 //! The shipped binary (`switchboard run --config FILE`) against both simulators: ten WeChat
 //! users chat with agents at once while Salesforce fails over and the process is SIGKILLed and
-//! restarted, and every message in both directions arrives once, in order. Two crash plans: one
-//! kill at a quiet moment midway, and two kills every round in the middle of the traffic.
+//! restarted. Every message reaches the agent once, in order, and the user in order with nothing
+//! lost. Two crash plans: one kill at a quiet moment midway (then every reply arrives exactly
+//! once), and two kills every round in the middle of the traffic (then a reply whose send to
+//! WeChat completed just before a kill, but was not recorded, arrives a second time — WeChat's
+//! API has no idempotency key; DESIGN invariant 4 allows one repeat per message per kill).
 
 mod support;
 
@@ -136,6 +139,7 @@ async fn ten_users_chat(crashes: Crashes) {
         }
     }
 
+    let mut repeated = 0;
     for user in &users {
         let id = session_of(user.openid());
         let mut expected = vec![format!("hello from {}", user.openid())];
@@ -152,7 +156,31 @@ async fn ten_users_chat(crashes: Crashes) {
         let expected: Vec<String> = (1..=ROUNDS)
             .map(|r| format!("reply {r} to {}", user.openid()))
             .collect();
-        assert_eq!(replies, expected, "to the user, once, in order");
+        match crashes {
+            Crashes::OnceMidway => {
+                assert_eq!(replies, expected, "to the user, once, in order");
+            }
+            Crashes::TwicePerRound => {
+                // WeChat's API has no idempotency key: a kill between a successful send and
+                // its record repeats that send once after the restart (DESIGN invariant 4).
+                // One kill per round lands while replies are delivered, so each reply arrives
+                // once or twice, back to back, and in order; nothing is lost.
+                let mut distinct = replies.clone();
+                distinct.dedup();
+                assert_eq!(distinct, expected, "to the user, in order, nothing lost");
+                for reply in &expected {
+                    let copies = replies.iter().filter(|r| *r == reply).count();
+                    assert!(copies <= 2, "{reply:?} arrived {copies} times in one kill");
+                }
+                repeated += replies.len() - distinct.len();
+            }
+        }
+    }
+    if crashes == Crashes::TwicePerRound {
+        eprintln!(
+            "{} replies, {repeated} repeated by a kill during their delivery",
+            USERS * ROUNDS
+        );
     }
     // A kill between sending ChasitorInit (or SessionId) and storing its answer legitimately
     // repeats it (same sequence number: the server takes it as a duplicate) or leaves an unused

@@ -2,11 +2,13 @@
 //! event's effect durably, and only then give the platform its reply.
 
 use switchboard_channels::{HttpReply, InboundEvent, InboundKind, WebhookRequest};
-use switchboard_core::conversation::{Input as ConvInput, UserMessage};
+use switchboard_core::conversation::UserMessage;
+use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
+use super::owner::{Command, Pushed};
 use super::{Bridge, BridgeError};
-use crate::store::{Lane, WebhookKey};
+use crate::store::WebhookKey;
 
 /// What to answer the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,24 +53,12 @@ impl Bridge {
             }
         };
         let (mut accepted, mut duplicates) = (0, 0);
-        let mut touched = Vec::new();
         let stored = self
-            .take_in(
-                channel_id,
-                &webhook.events,
-                &mut touched,
-                &mut accepted,
-                &mut duplicates,
-            )
+            .take_in(channel_id, &webhook.events, &mut accepted, &mut duplicates)
             .await;
-        // Flush (also covers a duplicate whose first delivery is still being stored) and wake
-        // the workers whatever happened: work stored by an earlier delivery whose flush failed
-        // must not wait for the user's next message.
+        // Flushed whatever happened (this also covers a repeat whose first delivery is still
+        // being stored): only then does the platform hear that the push is safe.
         let flushed = self.inner.store.flush().await;
-        for id in &touched {
-            self.wake(id, Lane::Session);
-            self.wake(id, Lane::User);
-        }
         stored?;
         flushed?;
         let HttpReply {
@@ -84,32 +74,31 @@ impl Bridge {
             duplicates,
         })
     }
-}
 
-impl Bridge {
-    /// Stores each new event's effect with its dedupe key; lists the conversations touched.
+    /// Hands each event to its conversation's owner, which drops repeats (it alone takes the
+    /// conversation's pushes, so a repeat arriving while the first is being stored is seen) and
+    /// commits each new event's effect with its dedupe key.
     async fn take_in(
         &self,
         channel_id: &str,
         events: &[InboundEvent],
-        touched: &mut Vec<String>,
         accepted: &mut usize,
         duplicates: &mut usize,
     ) -> Result<(), BridgeError> {
         for event in events {
-            let dedupe = WebhookKey::of(channel_id, &event.dedupe_key.0);
-            let (id, entry) = self.entry_or_new(channel_id, event.user.as_str());
-            touched.push(id.clone());
-            // Checked under the conversation's lock: WeChat may deliver the same push again
-            // while the first delivery is still being stored.
-            let mut entry = entry.lock().await;
-            if self.inner.store.webhook_seen(&dedupe)? {
-                *duplicates += 1;
-                continue;
+            let mailbox = self.mailbox_or_new(channel_id, event.user.as_str())?;
+            let (reply, pushed) = oneshot::channel();
+            mailbox
+                .send(Command::Push {
+                    message: user_message(event),
+                    key: WebhookKey::of(channel_id, &event.dedupe_key.0),
+                    reply,
+                })
+                .map_err(|_| BridgeError::Stopped)?;
+            match pushed.await.map_err(|_| BridgeError::Stopped)?? {
+                Pushed::Accepted => *accepted += 1,
+                Pushed::Duplicate => *duplicates += 1,
             }
-            let input = user_message(event).map(ConvInput::User);
-            self.apply(&id, &mut entry, input, Some(dedupe), None)?;
-            *accepted += 1;
         }
         Ok(())
     }
