@@ -1,6 +1,6 @@
 //! The bridge: joins channel users to agent-desk chats through the pure
 //! [`switchboard_core::conversation::Conversation`] machine. It routes; each conversation's
-//! [owner](owner) task decides.
+//! owner task (`owner.rs`) decides.
 //!
 //! | file | holds |
 //! |---|---|
