@@ -53,14 +53,10 @@ impl Bridge {
             }
         };
         let (mut accepted, mut duplicates) = (0, 0);
-        let stored = self
-            .take_in(channel_id, &webhook.events, &mut accepted, &mut duplicates)
-            .await;
-        // Flushed whatever happened (this also covers a repeat whose first delivery is still
-        // being stored): only then does the platform hear that the push is safe.
-        let flushed = self.inner.store.flush().await;
-        stored?;
-        flushed?;
+        // Each event's owner answers once the event is durable: only then does the platform
+        // hear that the push is safe.
+        self.take_in(channel_id, &webhook.events, &mut accepted, &mut duplicates)
+            .await?;
         let HttpReply {
             status,
             content_type,
@@ -76,8 +72,8 @@ impl Bridge {
     }
 
     /// Hands each event to its conversation's owner, which drops repeats (it alone takes the
-    /// conversation's pushes, so a repeat arriving while the first is being stored is seen) and
-    /// commits each new event's effect with its dedupe key.
+    /// conversation's pushes, so a repeat arriving while the first is being stored is seen),
+    /// commits each new event's effect with its dedupe key, and flushes.
     async fn take_in(
         &self,
         channel_id: &str,

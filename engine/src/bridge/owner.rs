@@ -25,7 +25,7 @@ use crate::store::{
 /// What an owner is asked.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// A push from the user, with its dedupe key; answered once its step is committed.
+    /// A push from the user, with its dedupe key; answered once its step is durable.
     Push {
         message: Option<UserMessage>,
         key: WebhookKey,
@@ -48,7 +48,7 @@ pub(crate) enum Command {
 /// What became of a push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
-    /// Taken in (committed, not yet flushed: the caller flushes before answering).
+    /// Taken in: committed and flushed.
     Accepted,
     /// A repeat of a push taken in before.
     Duplicate,
@@ -165,14 +165,16 @@ impl Owner {
                 key,
                 reply,
             } => {
-                let result = self.push(message, key);
-                let accepted = matches!(result, Ok(Pushed::Accepted));
-                let _ = reply.send(result);
-                if accepted {
-                    // The caller flushes before answering the platform; the owner flushes
-                    // before acting (both join the same batch).
-                    self.flush().await;
+                // Flushed before the answer (a repeat too: its first delivery may still be on
+                // its way to disk), so the platform hears "safe" only once it is; one flush
+                // serves both the answer and the acting that follows.
+                let mut result = self.push(message, key);
+                if result.is_ok()
+                    && let Err(e) = self.bridge.inner.store.flush().await
+                {
+                    result = Err(e.into());
                 }
+                let _ = reply.send(result);
             }
             Command::DeskEvents(chat) => self.take_desk_events(&chat).await,
             Command::Sweep => {
