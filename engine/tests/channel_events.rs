@@ -7,12 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{eventually, push_text, users};
-use switchboard_engine::app::App;
-use switchboard_engine::simulated::{self, Simulated};
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
-use switchboard_sim::wechat::WeChatApiSim;
-use switchboard_sim::wechat::state::ApiConfig;
+use support::{InProcess, eventually, push_text, users};
 
 async fn push(push: switchboard_sim::wechat::Push, webhook: &str) {
     let answer = push.send_to(webhook).await.expect("the gateway answers");
@@ -21,28 +16,12 @@ async fn push(push: switchboard_sim::wechat::Push, webhook: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn location_reports_and_menu_links_are_not_chat_lines() {
-    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
-        .await
-        .unwrap();
-    let wechat = WeChatApiSim::start(ApiConfig::new(support::APP_ID, support::APP_SECRET))
-        .await
-        .unwrap();
-    let control = live_agent.control();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Simulated::new(&live_agent, &wechat, support::APP_ID, dir.path())
-        .config()
-        .unwrap();
-    let secrets = simulated::secrets(
-        support::ADMIN_TOKEN,
-        support::APP_SECRET,
-        support::TOKEN,
-        support::AES_KEY,
-    );
-    let app = App::start(&config, &secrets).await.unwrap();
-    let webhook = format!("http://{}/channels/wechat", app.public_addr());
-    let user = users(&wechat, 1).remove(0);
+    let rig = InProcess::start("").await;
+    let (wechat, webhook) = (&rig.wechat, &rig.webhook);
+    let control = rig.live_agent.control();
+    let user = users(wechat, 1).remove(0);
 
-    push_text(&user, &webhook, "hello").await;
+    push_text(&user, webhook, "hello").await;
     let waiting = eventually("a waiting chat", || control.waiting().pop()).await;
     control.accept(&waiting.session_id, "Andy").unwrap();
     // The phone reports its place every few seconds and the user opens a menu link.
@@ -51,17 +30,17 @@ async fn location_reports_and_menu_links_are_not_chat_lines() {
         user.advance_secs(5);
         push(
             user.location_report(&format!("23.13{i}"), "113.352425"),
-            &webhook,
+            webhook,
         )
         .await;
     }
     user.advance_secs(1);
     push(
         user.event("VIEW", Some("https://shop.example/menu")),
-        &webhook,
+        webhook,
     )
     .await;
-    push_text(&user, &webhook, "where is my parcel?").await;
+    push_text(&user, webhook, "where is my parcel?").await;
     eventually("the question at the agent", || {
         (control.session(&waiting.session_id)?.visitor_texts.len() >= 2).then_some(())
     })
@@ -73,13 +52,13 @@ async fn location_reports_and_menu_links_are_not_chat_lines() {
     );
 
     // The next chat request carries the last reported place.
-    push_text(&user, &webhook, "end").await;
+    push_text(&user, webhook, "end").await;
     eventually("the first chat over", || {
         control.waiting().is_empty().then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    push_text(&user, &webhook, "one more question").await;
+    push_text(&user, webhook, "one more question").await;
     let next = eventually("the second chat request", || {
         control
             .waiting()
@@ -94,5 +73,5 @@ async fn location_reports_and_menu_links_are_not_chat_lines() {
         "{:?}",
         next.prechat
     );
-    app.shutdown().await.unwrap();
+    rig.app.shutdown().await.unwrap();
 }

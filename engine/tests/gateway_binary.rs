@@ -68,23 +68,9 @@ async fn ten_users_chat(crashes: Crashes) {
         format!("hello from {openid}")
     })
     .await;
-    let sessions: Vec<String> = eventually("ten waiting chats", || {
-        let waiting = control.waiting();
-        (waiting.len() == USERS).then(|| waiting.into_iter().map(|w| w.session_id).collect())
-    })
-    .await;
-    for (i, id) in sessions.iter().enumerate() {
-        control.accept(id, &format!("Agent {i}")).unwrap();
-    }
+    support::accept_all(&control, USERS).await;
     // Which session belongs to which user: the prechat carries the OpenID.
-    let session_of = |openid: &str| -> String {
-        control
-            .sessions()
-            .into_iter()
-            .find(|s| s.prechat.iter().any(|(_, v)| v == openid))
-            .map(|s| s.id)
-            .unwrap_or_else(|| panic!("no session for {openid}"))
-    };
+    let session_of = |openid: &str| support::session_of(&control, openid);
 
     for round in 1..=ROUNDS {
         all_push(&users, &gateway.webhook, |openid| {

@@ -6,22 +6,14 @@
 mod support;
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use support::{eventually, push_text, received_lines, start_gateway_with, users};
 use switchboard_engine::simulated::Simulated;
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
-use switchboard_sim::wechat::WeChatApiSim;
-use switchboard_sim::wechat::state::{ApiConfig, Endpoint};
+use switchboard_sim::wechat::state::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_logs_show_each_chat_step_in_plain_lines_without_text_or_secrets() {
-    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
-        .await
-        .unwrap();
-    let wechat = WeChatApiSim::start(ApiConfig::new(support::APP_ID, support::APP_SECRET))
-        .await
-        .unwrap();
+    let (live_agent, wechat) = support::simulators().await;
     let control = live_agent.control();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");

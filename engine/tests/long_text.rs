@@ -9,38 +9,18 @@ mod support;
 
 use std::time::Duration;
 
-use support::{eventually, push_text, users};
-use switchboard_engine::app::App;
-use switchboard_engine::simulated::{self, Simulated};
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
-use switchboard_sim::wechat::WeChatApiSim;
-use switchboard_sim::wechat::state::{ApiConfig, Endpoint};
+use support::{InProcess, eventually, push_text, users};
+use switchboard_sim::wechat::state::Endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_text_whose_second_part_fails_once_arrives_once_and_costs_three_sends() {
-    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
-        .await
-        .unwrap();
-    let wechat = WeChatApiSim::start(ApiConfig::new(support::APP_ID, support::APP_SECRET))
-        .await
-        .unwrap();
-    let control = live_agent.control();
-    let dir = tempfile::tempdir().unwrap();
-    let config = Simulated::new(&live_agent, &wechat, support::APP_ID, dir.path())
-        .config()
-        .unwrap();
-    let secrets = simulated::secrets(
-        support::ADMIN_TOKEN,
-        support::APP_SECRET,
-        support::TOKEN,
-        support::AES_KEY,
-    );
-    let app = App::start(&config, &secrets).await.unwrap();
-    let webhook = format!("http://{}/channels/wechat", app.public_addr());
-    let user = users(&wechat, 1).remove(0);
+    let rig = InProcess::start("").await;
+    let (wechat, webhook) = (&rig.wechat, &rig.webhook);
+    let control = rig.live_agent.control();
+    let user = users(wechat, 1).remove(0);
     let openid = user.openid().to_owned();
 
-    push_text(&user, &webhook, "tell me everything").await;
+    push_text(&user, webhook, "tell me everything").await;
     let waiting = eventually("a waiting chat", || control.waiting().pop()).await;
     control.accept(&waiting.session_id, "Andy").unwrap();
     // The queue and join notices: two sends.
@@ -106,7 +86,7 @@ async fn a_split_text_whose_second_part_fails_once_arrives_once_and_costs_three_
         "WeChat never had to refuse a send over the quota"
     );
     // The user writes again: the kept line goes out.
-    push_text(&user, &webhook, "thanks").await;
+    push_text(&user, webhook, "thanks").await;
     eventually("the kept line on the phone", || {
         wechat
             .sent_texts(&openid)
@@ -115,5 +95,5 @@ async fn a_split_text_whose_second_part_fails_once_arrives_once_and_costs_three_
             .then_some(())
     })
     .await;
-    app.shutdown().await.unwrap();
+    rig.app.shutdown().await.unwrap();
 }

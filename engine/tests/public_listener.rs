@@ -7,14 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::{all_push, eventually, push_text, received_lines, users};
+use support::{InProcess, all_push, eventually, push_text, received_lines, session_of, users};
 use switchboard_core::liveagent::Resource;
 use switchboard_core::liveagent::headers::SESSION_KEY;
-use switchboard_engine::app::App;
-use switchboard_engine::simulated::{self, Simulated};
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
-use switchboard_sim::wechat::WeChatApiSim;
-use switchboard_sim::wechat::state::ApiConfig;
+use switchboard_sim::liveagent::LiveAgentSim;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const USERS: usize = 10;
@@ -66,53 +62,22 @@ fn metric(text: &str, line_start: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_connections_beyond_the_cap_neither_starve_nor_stall_running_chats() {
-    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
-        .await
-        .unwrap();
-    let wechat = WeChatApiSim::start(ApiConfig::new(support::APP_ID, support::APP_SECRET))
-        .await
-        .unwrap();
-    let control = live_agent.control();
-    let dir = tempfile::tempdir().unwrap();
-    let mut text = Simulated::new(&live_agent, &wechat, support::APP_ID, dir.path()).toml();
-    text.push_str(&format!(
+    let rig = InProcess::start(&format!(
         "\n[http]\nheader_timeout_secs = {}\nmax_connections = {CAP}\nreserved_fds = 100\n",
         HEADER_TIMEOUT.as_secs_f64()
-    ));
-    let config = switchboard_engine::config::Config::parse(&text, "test").unwrap();
-    let secrets = simulated::secrets(
-        support::ADMIN_TOKEN,
-        support::APP_SECRET,
-        support::TOKEN,
-        support::AES_KEY,
-    );
-    let app = App::start(&config, &secrets).await.unwrap();
-    let webhook = format!("http://{}/channels/wechat", app.public_addr());
-    let metrics_url = format!("http://{}/metrics", app.admin_addr());
-    let users = users(&wechat, USERS);
-
-    all_push(&users, &webhook, |openid| format!("hello from {openid}")).await;
-    let sessions: Vec<String> = eventually("ten waiting chats", || {
-        let waiting = control.waiting();
-        (waiting.len() == USERS).then(|| waiting.into_iter().map(|w| w.session_id).collect())
-    })
+    ))
     .await;
-    for (i, id) in sessions.iter().enumerate() {
-        control.accept(id, &format!("Agent {i}")).unwrap();
-    }
-    let session_of = |openid: &str| -> String {
-        control
-            .sessions()
-            .into_iter()
-            .find(|s| s.prechat.iter().any(|(_, v)| v == openid))
-            .map(|s| s.id)
-            .unwrap()
-    };
-    let keys: Vec<String> = sessions
-        .iter()
-        .map(|id| control.session(id).unwrap().key)
-        .collect();
-    let polls_before: Vec<usize> = keys.iter().map(|k| polls_of(&live_agent, k)).collect();
+    let (live_agent, wechat, app, webhook) = (&rig.live_agent, &rig.wechat, &rig.app, &rig.webhook);
+    let control = live_agent.control();
+    let metrics_url = format!("http://{}/metrics", app.admin_addr());
+    let users = users(wechat, USERS);
+
+    all_push(&users, webhook, |openid| format!("hello from {openid}")).await;
+    support::accept_all(&control, USERS).await;
+    let session_of = |openid: &str| session_of(&control, openid);
+    let keys: Vec<String> = control.sessions().into_iter().map(|s| s.key).collect();
+    assert_eq!(keys.len(), USERS);
+    let polls_before: Vec<usize> = keys.iter().map(|k| polls_of(live_agent, k)).collect();
 
     // The attack: more half-sent requests than the listener has places.
     let mut slow = tokio::task::JoinSet::new();
@@ -130,12 +95,7 @@ async fn slow_connections_beyond_the_cap_neither_starve_nor_stall_running_chats(
                 .unwrap();
         }
         for user in &users {
-            push_text(
-                user,
-                &webhook,
-                &format!("{} message {round}", user.openid()),
-            )
-            .await;
+            push_text(user, webhook, &format!("{} message {round}", user.openid())).await;
         }
     }
 
@@ -179,7 +139,7 @@ async fn slow_connections_beyond_the_cap_neither_starve_nor_stall_running_chats(
             .map(|r| format!("reply {r} to {}", user.openid()))
             .collect();
         let replies = eventually("the replies on the phone", || {
-            let replies: Vec<String> = received_lines(&wechat, user.openid())
+            let replies: Vec<String> = received_lines(wechat, user.openid())
                 .into_iter()
                 .filter(|l| l.starts_with("reply "))
                 .collect();
@@ -190,7 +150,7 @@ async fn slow_connections_beyond_the_cap_neither_starve_nor_stall_running_chats(
     }
     for (key, before) in keys.iter().zip(polls_before) {
         assert!(
-            polls_of(&live_agent, key) > before,
+            polls_of(live_agent, key) > before,
             "every chat kept polling through the attack"
         );
     }
@@ -214,5 +174,5 @@ async fn slow_connections_beyond_the_cap_neither_starve_nor_stall_running_chats(
         refused + timed_out >= SLOW as u64 && timed_out <= CAP as u64,
         "each slow connection was refused or timed out: {refused} + {timed_out}"
     );
-    app.shutdown().await.unwrap();
+    rig.app.shutdown().await.unwrap();
 }

@@ -595,30 +595,40 @@ fn ends_on_403_as_session_invalid() {
     ));
 }
 
-#[test]
-fn ends_when_polls_fail_longer_than_the_connection_timeout() {
+/// Polling in a queue whose deployment allows 10 s of failing requests; returns the poll.
+fn polling_with_a_ten_second_budget() -> (Harness, RequestId) {
     let (mut h, (poll, _)) = Harness::polling();
     let out = h.respond(
         poll,
         200,
         r#"{"messages":[{"type":"ChatRequestSuccess","message":{"queuePosition":1,"connectionTimeout":"10000"}}],"sequence":0,"offset":3}"#,
     );
-    let (mut poll, _) = only(requests(&out), Resource::Messages);
+    let (poll, _) = only(requests(&out), Resource::Messages);
+    (h, poll)
+}
+
+fn lost_the_connection(out: &[Output]) -> bool {
+    events(out).iter().any(|e| {
+        matches!(
+            e,
+            SessionEvent::Ended {
+                reason: EndReason::ConnectionLost,
+                ..
+            }
+        )
+    })
+}
+
+#[test]
+fn ends_when_polls_fail_longer_than_the_connection_timeout() {
+    let (mut h, mut poll) = polling_with_a_ten_second_budget();
     let mut ended = false;
     for _ in 0..10 {
         let out = h.input(Input::Failed {
             id: poll,
             failure: TransportFailure::Connect,
         });
-        if events(&out).iter().any(|e| {
-            matches!(
-                e,
-                SessionEvent::Ended {
-                    reason: EndReason::ConnectionLost,
-                    ..
-                }
-            )
-        }) {
+        if lost_the_connection(&out) {
             ended = true;
             break;
         }
@@ -815,13 +825,7 @@ fn snapshot_round_trips_through_serde() {
 
 #[test]
 fn an_undecodable_200_is_a_protocol_error_retried_like_a_server_error_until_the_budget_ends() {
-    let (mut h, (poll, _)) = Harness::polling();
-    let out = h.respond(
-        poll,
-        200,
-        r#"{"messages":[{"type":"ChatRequestSuccess","message":{"queuePosition":1,"connectionTimeout":"10000"}}],"sequence":0,"offset":3}"#,
-    );
-    let (mut poll, _) = only(requests(&out), Resource::Messages);
+    let (mut h, mut poll) = polling_with_a_ten_second_budget();
     let mut errors = 0;
     let mut ended = false;
     for _ in 0..10 {
@@ -836,15 +840,7 @@ fn an_undecodable_200_is_a_protocol_error_retried_like_a_server_error_until_the_
             Some(&Output::ProtocolError(Resource::Messages)),
             "reported first, for the driver's metrics"
         );
-        if events(&out).iter().any(|e| {
-            matches!(
-                e,
-                SessionEvent::Ended {
-                    reason: EndReason::ConnectionLost,
-                    ..
-                }
-            )
-        }) {
+        if lost_the_connection(&out) {
             ended = true;
             break;
         }

@@ -197,3 +197,76 @@ pub async fn wait_until_idle(admin: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Both simulators on loopback: Live Agent holding polls 300 ms, WeChat for [`APP_ID`].
+pub async fn simulators() -> (switchboard_sim::liveagent::LiveAgentSim, WeChatApiSim) {
+    use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(300)))
+        .await
+        .expect("Live Agent simulator");
+    let wechat = WeChatApiSim::start(switchboard_sim::wechat::state::ApiConfig::new(
+        APP_ID, APP_SECRET,
+    ))
+    .await
+    .expect("WeChat simulator");
+    (live_agent, wechat)
+}
+
+/// Both simulators and the gateway started in-process on them (the same `App` the binary
+/// runs), storing in a temporary directory.
+pub struct InProcess {
+    pub live_agent: switchboard_sim::liveagent::LiveAgentSim,
+    pub wechat: WeChatApiSim,
+    pub app: switchboard_engine::app::App,
+    /// `http://ADDR/channels/wechat`
+    pub webhook: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Starts everything; `extra` is appended to the simulated configuration file.
+    pub async fn start(extra: &str) -> InProcess {
+        let (live_agent, wechat) = simulators().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut text = simulated::Simulated::new(&live_agent, &wechat, APP_ID, dir.path()).toml();
+        text.push_str(extra);
+        let config =
+            switchboard_engine::config::Config::parse(&text, "test").expect("configuration");
+        let secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
+        let app = switchboard_engine::app::App::start(&config, &secrets)
+            .await
+            .expect("the gateway starts");
+        let webhook = format!("http://{}/channels/wechat", app.public_addr());
+        InProcess {
+            live_agent,
+            wechat,
+            app,
+            webhook,
+            dir,
+        }
+    }
+}
+
+/// Waits until `count` chats wait for an agent, and has an agent accept each (`Agent 0`, …).
+pub async fn accept_all(control: &switchboard_sim::liveagent::AgentControl, count: usize) {
+    let sessions: Vec<String> = eventually("the chats waiting", || {
+        let waiting = control.waiting();
+        (waiting.len() == count).then(|| waiting.into_iter().map(|w| w.session_id).collect())
+    })
+    .await;
+    for (i, id) in sessions.iter().enumerate() {
+        control
+            .accept(id, &format!("Agent {i}"))
+            .expect("the agent accepts");
+    }
+}
+
+/// The Live Agent session whose pre-chat details carry `openid`.
+pub fn session_of(control: &switchboard_sim::liveagent::AgentControl, openid: &str) -> String {
+    control
+        .sessions()
+        .into_iter()
+        .find(|s| s.prechat.iter().any(|(_, v)| v == openid))
+        .map(|s| s.id)
+        .unwrap_or_else(|| panic!("no session for {openid}"))
+}
