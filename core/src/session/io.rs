@@ -40,6 +40,8 @@ impl Purpose {
 pub(crate) struct InFlight {
     pub(crate) purpose: Purpose,
     pub(crate) deadline: Timestamp,
+    /// The POST numbering in force when it was sent (see [`Io::numbering`]).
+    pub(crate) numbering: u32,
 }
 
 /// How an answer is classified (spec §7.5).
@@ -88,6 +90,9 @@ pub(crate) struct Io {
     pub(crate) retry_at: BTreeMap<Lane, Timestamp>,
     pub(crate) failing_since: BTreeMap<Lane, Timestamp>,
     pub(crate) post_attempts: u32,
+    /// Counts the server's sequence resets (`resetSequence` after a failover) in this process:
+    /// a POST sent before one carries numbers the server no longer counts by.
+    pub(crate) numbering: u32,
 }
 
 impl Io {

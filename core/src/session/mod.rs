@@ -187,6 +187,12 @@ impl Session {
                 Err(SessionError::UnknownRequest(id))
             };
         };
+        let verdict = match verdict {
+            // A 409 "Out of sync" about a POST numbered before the server reset its sequence
+            // speaks of numbers that no longer count: the POST is sent again, renumbered.
+            Verdict::Conflict(_) if flight.numbering != self.io.numbering => Verdict::Transient,
+            other => other,
+        };
         self.on_verdict(flight.purpose, verdict, now);
         Ok(())
     }

@@ -74,7 +74,15 @@ impl Session {
         let id = RequestId(self.persisted.next_request_id);
         self.persisted.next_request_id += 1;
         let deadline = now + timeout;
-        self.io.inflight.insert(id, InFlight { purpose, deadline });
+        let numbering = self.io.numbering;
+        self.io.inflight.insert(
+            id,
+            InFlight {
+                purpose,
+                deadline,
+                numbering,
+            },
+        );
         self.staged.requests.push((id, request, timeout));
     }
 

@@ -277,6 +277,7 @@ impl Session {
         }
         if reset_sequence {
             self.persisted.lane.reset_numbering();
+            self.io.numbering = self.io.numbering.wrapping_add(1);
         }
     }
 
