@@ -267,14 +267,12 @@ fn for_channel(
     ConversationConfig {
         window,
         window_budget,
-        max_text_bytes: capabilities.max_text_bytes,
-        // What is kept while the window is closed fits in one message.
-        kept_max_bytes: capabilities.max_text_bytes / 10 * 9,
         typing: capabilities.typing,
         user_id_label: capabilities.user_id_label.clone(),
         forward,
         ..base.clone()
     }
+    .with_message_size(capabilities.max_text_bytes)
 }
 
 /// The conversation settings: built-in texts in the configured language, overridden by name.

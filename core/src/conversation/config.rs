@@ -80,6 +80,17 @@ impl Default for ConversationConfig {
 }
 
 impl ConversationConfig {
+    /// Fitted to a channel whose messages carry at most `max_text_bytes`: longer agent text is
+    /// split, and what is kept while the window is closed fits in one message (nine tenths of
+    /// it, leaving room for the line breaks that join the kept lines).
+    pub fn with_message_size(self, max_text_bytes: usize) -> Self {
+        ConversationConfig {
+            max_text_bytes,
+            kept_max_bytes: max_text_bytes / 10 * 9,
+            ..self
+        }
+    }
+
     /// The window of a channel that has none: a century.
     pub const NO_WINDOW: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
