@@ -127,6 +127,16 @@ impl DeliveryError {
         }
     }
 
+    /// The wait the platform asked for before another attempt, looking through
+    /// [`DeliveryError::Partial`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RetryLater { after, .. } => *after,
+            Self::Partial { error, .. } => error.retry_after(),
+            _ => None,
+        }
+    }
+
     /// The give-up reason, looking through [`DeliveryError::Partial`].
     pub fn give_up_reason(&self) -> Option<GiveUpReason> {
         match self {

@@ -157,6 +157,7 @@ impl Run {
         for o in out {
             match o {
                 Output::Persist => {}
+                Output::Retry { .. } => panic!("a retry, but every failure fed was final: {out:?}"),
                 Output::StartChat(_) => {
                     assert!(m.live.is_none(), "StartChat while a chat is live: {out:?}");
                     m.live = Some(Live {

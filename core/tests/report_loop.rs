@@ -107,6 +107,7 @@ impl Run {
                         }
                     }
                     Output::Desk(_) | Output::Persist => {}
+                    Output::Retry { .. } => panic!("a retry, but every failure fed was final"),
                     Output::Send { id, message } => {
                         if let ToUser::Text(text) = &message {
                             assert!(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::retry::RetryPolicy;
 use super::templates::Templates;
 
 /// Settings shared by every conversation of one channel.
@@ -41,6 +42,8 @@ pub struct ConversationConfig {
     pub kept_max_bytes: usize,
     /// Which of the user's non-message events become chat lines for the agent.
     pub forward: Forwarding,
+    /// When a send that failed for now is tried again, and when it is given up.
+    pub retry: RetryPolicy,
     /// Every user- and agent-facing text.
     pub templates: Templates,
 }
@@ -74,6 +77,7 @@ impl Default for ConversationConfig {
             budget_warning_at: 1,
             kept_max_bytes: 1_800,
             forward: Forwarding::default(),
+            retry: RetryPolicy::default(),
             templates: Templates::english(),
         }
     }

@@ -109,15 +109,28 @@ impl std::fmt::Display for DeliveryId {
     }
 }
 
-/// Why a send to the user did not arrive.
+/// Why an attempt to send to the user failed. The first three are final; the others may pass,
+/// and the conversation decides whether and when to try again
+/// ([`Output::Retry`](super::Output::Retry)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryFailure {
     /// The channel's reply window is closed (WeChat 45015): the user must write first.
     WindowClosed,
     /// The window's send quota is used up (WeChat 45047).
     QuotaExhausted,
-    /// The channel kept failing; the driver stopped retrying. The text says why, for the agent.
+    /// The channel refused the send for good (or is misconfigured). The text says why, for the
+    /// agent.
     GaveUp(String),
+    /// The channel failed for now (network, server error, rate limit). `after` is the wait the
+    /// channel asked for, if it named one.
+    Transient {
+        /// What failed, for the agent if the send is given up.
+        reason: String,
+        /// The channel's own wait before another attempt.
+        after: Option<std::time::Duration>,
+    },
+    /// The channel refused its credentials and has renewed them: one more attempt at once.
+    CredentialsRenewed(String),
 }
 
 /// One input to the machine.
@@ -132,7 +145,8 @@ pub enum Input {
         /// Which send.
         id: DeliveryId,
     },
-    /// A [`Send`](super::Output::Send) did not reach the user, for good.
+    /// An attempt at a [`Send`](super::Output::Send) (or its [`Retry`](super::Output::Retry))
+    /// did not reach the user.
     DeliveryFailed {
         /// Which send.
         id: DeliveryId,

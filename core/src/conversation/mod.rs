@@ -15,7 +15,8 @@
 //! [`window`](ConversationConfig::window). Each text `Send` uses one (typing does not). Agent
 //! text that cannot go out is kept and sent when the user writes again; the agent is told once
 //! per closure, and once what was lost (see `relay.rs`). Notices the user cannot receive are
-//! dropped. Channel events that are not messages (periodic location reports, menu links) are
+//! dropped. A send whose attempt fails for now is retried with growing waits and given up after
+//! a while ([`RetryPolicy`]); nothing queued behind it goes first. Channel events that are not messages (periodic location reports, menu links) are
 //! not chat lines unless [`Forwarding`] says so.
 //!
 //! ```
@@ -54,6 +55,7 @@ mod input;
 pub mod legacy;
 mod output;
 mod relay;
+mod retry;
 mod split;
 mod state;
 mod templates;
@@ -65,6 +67,7 @@ pub use config::{ConversationConfig, Forwarding};
 pub use error::ConversationError;
 pub use input::{DeliveryFailure, DeliveryId, Input, UserMessage, UserRef};
 pub use output::{Output, ToUser};
+pub use retry::RetryPolicy;
 pub use state::{Coordinates, Snapshot};
 pub use templates::{Notice, Templates};
 
@@ -77,6 +80,8 @@ use crate::time::Timestamp;
 pub struct Conversation {
     config: ConversationConfig,
     persisted: Snapshot,
+    /// Failed attempts of sends still in flight (not persisted: a restart starts afresh).
+    attempts: BTreeMap<u64, retry::Attempts>,
     /// Outputs of the input being handled, released by `finish` after the `Persist` mark.
     staged: Vec<Output>,
     outputs: VecDeque<Output>,
@@ -119,6 +124,7 @@ impl Conversation {
         Conversation {
             config,
             persisted: snapshot,
+            attempts: BTreeMap::new(),
             staged: Vec::new(),
             outputs: VecDeque::new(),
         }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::DeliveryId;
 use crate::desk::{ChatStart, DeskRequest};
+use crate::time::Timestamp;
 
 /// One output, drained with [`Conversation::poll_output`](super::Conversation::poll_output).
 ///
@@ -25,6 +26,14 @@ pub enum Output {
     },
     /// The state changed: store the snapshot before acting on the outputs that follow.
     Persist,
+    /// The last attempt at send `id` failed for now: keep it queued, send nothing after it, and
+    /// attempt it again at `at` (answering the failure report that caused this).
+    Retry {
+        /// Which send.
+        id: DeliveryId,
+        /// When to attempt it again.
+        at: Timestamp,
+    },
 }
 
 /// Something delivered to the user.

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::input::{DeliveryFailure, DeliveryId};
 use super::output::{Output, ToUser};
+use super::retry::{Attempts, Verdict};
 use super::split::split_text;
 use super::state::InFlight;
 use super::templates::Notice;
@@ -245,7 +246,43 @@ impl Conversation {
     pub(super) fn on_delivered(&mut self, id: DeliveryId) -> Result<(), ConversationError> {
         self.check_delivery(id)?;
         self.persisted.in_flight.remove(&id.0);
+        self.attempts.remove(&id.0);
         Ok(())
+    }
+
+    /// Whether a failed attempt at `id` is tried again: `Some(failure)` when the send is settled
+    /// (the failure to act on), `None` when a `Retry` was staged.
+    fn retry_or_settle(
+        &mut self,
+        id: DeliveryId,
+        failure: DeliveryFailure,
+        now: Timestamp,
+    ) -> Option<DeliveryFailure> {
+        let policy = self.config.retry;
+        let attempts = self
+            .attempts
+            .entry(id.0)
+            .or_insert_with(|| Attempts::new(now));
+        let (verdict, reason) = match failure {
+            DeliveryFailure::Transient { reason, after } => {
+                (attempts.transient(&policy, after, now), reason)
+            }
+            DeliveryFailure::CredentialsRenewed(reason) => (attempts.renewed(&policy, now), reason),
+            settled => {
+                self.attempts.remove(&id.0);
+                return Some(settled);
+            }
+        };
+        match verdict {
+            Verdict::RetryAt(at) => {
+                self.staged.push(Output::Retry { id, at });
+                None
+            }
+            Verdict::GiveUp => {
+                self.attempts.remove(&id.0);
+                Some(DeliveryFailure::GaveUp(reason))
+            }
+        }
     }
 
     pub(super) fn on_delivery_failed(
@@ -256,6 +293,12 @@ impl Conversation {
     ) -> Result<(), ConversationError> {
         self.check_delivery(id)?;
         // A second report for the same send is ignored.
+        if !self.persisted.in_flight.contains_key(&id.0) {
+            return Ok(());
+        }
+        let Some(failure) = self.retry_or_settle(id, failure, now) else {
+            return Ok(());
+        };
         let Some(flight) = self.persisted.in_flight.remove(&id.0) else {
             return Ok(());
         };
@@ -274,7 +317,9 @@ impl Conversation {
                     self.report_lost();
                 }
             }
-            DeliveryFailure::GaveUp(reason) => {
+            DeliveryFailure::GaveUp(reason)
+            | DeliveryFailure::Transient { reason, .. }
+            | DeliveryFailure::CredentialsRenewed(reason) => {
                 if let Some(latest) = flight.agent_lines.last() {
                     let notice = self.config.templates.render(&Notice::DeliveryFailed {
                         count: flight.agent_lines.len(),

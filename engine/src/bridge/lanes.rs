@@ -1,7 +1,8 @@
 //! Performing one queued action, for its conversation's [owner](super::owner): a request to the
 //! desk (through the engine, which removes the action in the same unit of work that stores its
-//! effect), or a delivery to the user through the channel, retried as the channel's error
-//! says. The outcome goes back to the owner, which stores what it means.
+//! effect), or one attempt at a delivery to the user through the channel, its failure named as
+//! the channel's error says. The outcome goes back to the owner, which stores what it means; the
+//! conversation decides what a failed attempt leads to (another one later, or giving up).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +19,6 @@ use crate::driver::DriverError;
 use crate::engine::EngineError;
 use crate::store::{Action, ActionId};
 
-/// Longest wait between delivery retries, and how long a message is retried at all.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-const GIVE_UP_AFTER: Duration = Duration::from_secs(15 * 60);
-
 /// How an action went.
 #[derive(Debug)]
 pub(crate) enum LaneOutcome {
@@ -31,10 +28,9 @@ pub(crate) enum LaneOutcome {
     Forget(ActionId),
     /// Not taken this time: try again (the pause is already over).
     Retry,
-    /// Delivered, or given up: the owner stores `input` and removes `action` with it.
-    Delivered { action: ActionId, input: ConvInput },
-    /// The bridge is stopping: the action stays queued for the next start.
-    Interrupted,
+    /// One attempt at a send, delivered or not: the owner stores `input` and, unless the
+    /// conversation answers with a retry, removes `action` with it.
+    Attempted { action: ActionId, input: ConvInput },
 }
 
 /// Performs `action` of `conversation`, whose user `recipient` is on a channel (`None` when the
@@ -86,14 +82,11 @@ pub(crate) async fn perform(
             let started = tokio::time::Instant::now();
             let outcome = match recipient {
                 Some((channel, user)) => {
-                    deliver(bridge, conversation, channel.as_ref(), &user, &message).await
+                    deliver(conversation, channel.as_ref(), &user, &message).await
                 }
-                None => Some(Err(DeliveryFailure::GaveUp(
+                None => Err(DeliveryFailure::GaveUp(
                     "the channel is no longer configured".into(),
-                ))),
-            };
-            let Some(outcome) = outcome else {
-                return LaneOutcome::Interrupted;
+                )),
             };
             bridge.inner.latency.observe(started.elapsed());
             let input = match outcome {
@@ -103,63 +96,51 @@ pub(crate) async fn perform(
                     failure,
                 },
             };
-            LaneOutcome::Delivered { action: key, input }
+            LaneOutcome::Attempted { action: key, input }
         }
     }
 }
 
-/// Delivers with retries as the channel's error says; `None` when interrupted by shutdown
-/// (the action stays queued).
+/// One attempt at delivering `message`; a failure says what the channel's error means, and the
+/// conversation decides whether and when to try again.
 async fn deliver(
-    bridge: &Bridge,
     conversation: &str,
     channel: &dyn Channel,
     user: &UserId,
     message: &ToUser,
-) -> Option<Result<(), DeliveryFailure>> {
+) -> Result<(), DeliveryFailure> {
     let outbound = match message {
         ToUser::Text(text) => Outbound::Text(text.clone()),
         ToUser::Typing => Outbound::Typing(TypingState::On),
         ToUser::Image { url } => Outbound::Image(ImageSource::Url(url.clone())),
     };
-    let started = tokio::time::Instant::now();
-    let mut backoff = Duration::from_millis(500);
-    let mut refreshed = false;
-    loop {
-        let error = match channel.deliver(user, &outbound).await {
-            Ok(_) => return Some(Ok(())),
-            Err(error) => error,
-        };
-        match error.action() {
-            DeliveryAction::RetryLater if started.elapsed() < GIVE_UP_AFTER => {}
-            DeliveryAction::RefreshCredentialsAndRetryOnce if !refreshed => refreshed = true,
-            DeliveryAction::GiveUpAndTellAgent => {
-                super::lifecycle::delivery_given_up(conversation, &error);
-                return Some(Err(match error.give_up_reason() {
-                    Some(GiveUpReason::WindowClosed) => DeliveryFailure::WindowClosed,
-                    Some(GiveUpReason::QuotaExhausted) => DeliveryFailure::QuotaExhausted,
-                    Some(_) | None => DeliveryFailure::GaveUp(error.to_string()),
-                }));
-            }
-            DeliveryAction::AlertOperators => {
-                error!(conversation, error = %error, "channel misconfigured");
-                return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
-            }
-            DeliveryAction::RetryLater | DeliveryAction::RefreshCredentialsAndRetryOnce => {
-                super::lifecycle::delivery_given_up(conversation, &error);
-                return Some(Err(DeliveryFailure::GaveUp(error.to_string())));
+    let error = match channel.deliver(user, &outbound).await {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    Err(match error.action() {
+        DeliveryAction::RetryLater => {
+            warn!(conversation, error = %error, "delivery failed for now");
+            DeliveryFailure::Transient {
+                reason: error.to_string(),
+                after: error.retry_after(),
             }
         }
-        warn!(conversation, error = %error, "delivery failed; retrying");
-        let mut stopping = bridge.inner.stopping.subscribe();
-        if *stopping.borrow() {
-            // Shutting down: the action stays queued and is retried after the restart.
-            return None;
+        DeliveryAction::RefreshCredentialsAndRetryOnce => {
+            warn!(conversation, error = %error, "delivery refused the credentials");
+            DeliveryFailure::CredentialsRenewed(error.to_string())
         }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = stopping.changed() => return None,
+        DeliveryAction::GiveUpAndTellAgent => {
+            super::lifecycle::delivery_given_up(conversation, &error);
+            match error.give_up_reason() {
+                Some(GiveUpReason::WindowClosed) => DeliveryFailure::WindowClosed,
+                Some(GiveUpReason::QuotaExhausted) => DeliveryFailure::QuotaExhausted,
+                Some(_) | None => DeliveryFailure::GaveUp(error.to_string()),
+            }
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+        DeliveryAction::AlertOperators => {
+            error!(conversation, error = %error, "channel misconfigured");
+            DeliveryFailure::GaveUp(error.to_string())
+        }
+    })
 }

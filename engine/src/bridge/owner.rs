@@ -1,16 +1,17 @@
 //! One owner task per conversation, shaped like the session driver: it owns the
 //! [`Conversation`] and its record, and selects over its mailbox (user pushes, desk events, the
-//! outcomes of the actions it started, operator requests) and the conversation's own
-//! `poll_timeout`. For each input it feeds the machine, commits the step as one unit of work,
+//! outcomes of the actions it started, operator requests), the conversation's own
+//! `poll_timeout` and the time a failed send is to be tried again (the conversation's `Retry`). For each input it feeds the machine, commits the step as one unit of work,
 //! flushes, and only then acts: it keeps one action in flight per lane (towards the desk,
 //! towards the user), each performed by a task of [`super::lanes`] that reports back here.
 //! Nothing else touches the conversation, so there is no lock to take.
 
 use switchboard_channels::UserId;
 use switchboard_core::conversation::{
-    Conversation, Input as ConvInput, Output as ConvOutput, UserMessage, UserRef,
+    Conversation, DeliveryFailure, Input as ConvInput, Output as ConvOutput, UserMessage, UserRef,
 };
 use switchboard_core::session::desk::desk_event;
+use switchboard_core::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
@@ -68,6 +69,8 @@ pub(crate) struct Owner {
     outcomes: mpsc::UnboundedReceiver<(Lane, LaneOutcome)>,
     /// Lanes with an action in flight.
     busy: [bool; 2],
+    /// The user lane's next send waits until then (the conversation asked for a retry).
+    held: Option<Timestamp>,
 }
 
 fn slot(lane: Lane) -> usize {
@@ -95,6 +98,7 @@ impl Owner {
             finished,
             outcomes,
             busy: [false; 2],
+            held: None,
         }
     }
 
@@ -140,6 +144,7 @@ impl Owner {
                     Some(command) => self.on_command(command).await,
                     None => break,
                 },
+                () = sleep_until(self.held) => self.held = None,
                 () = sleep_until(wake) => {
                     if self.step(Some(ConvInput::Timeout), None, None).is_ok() {
                         self.flush().await;
@@ -271,6 +276,7 @@ impl Owner {
             warn!(conversation = %self.id, error = %e, "input refused by the conversation");
         }
         let mut actions = Vec::new();
+        let mut retry_at = None;
         while let Some(output) = self.conversation.poll_output() {
             match output {
                 ConvOutput::StartChat(request) => {
@@ -288,9 +294,12 @@ impl Owner {
                     id: delivery,
                     message,
                 } => actions.push(Action::Send(delivery, message)),
+                // The send stays queued, and nothing behind it goes first.
+                ConvOutput::Retry { at, .. } => retry_at = Some(at),
                 ConvOutput::Persist => {}
             }
         }
+        let done = done.filter(|_| retry_at.is_none());
         if !self.conversation.has_live_chat() && actions.iter().all(|a| a.lane() == Lane::User) {
             // The chat is over: nothing more goes to it, and it need not be watched.
             self.record.live_chat = None;
@@ -316,6 +325,9 @@ impl Owner {
                 seen: seen.map(|key| (key, now.as_millis())),
                 done,
             })?;
+        if retry_at.is_some() {
+            self.held = retry_at;
+        }
         Ok(())
     }
 
@@ -368,7 +380,7 @@ impl Owner {
     /// Starts the next action of each idle lane.
     fn start_lanes(&mut self) {
         for lane in [Lane::Session, Lane::User] {
-            if self.busy[slot(lane)] {
+            if self.busy[slot(lane)] || (lane == Lane::User && self.held.is_some()) {
                 continue;
             }
             let next = match self.bridge.inner.store.first_action(&self.id, lane) {
@@ -402,16 +414,31 @@ impl Owner {
     async fn on_lane_done(&mut self, lane: Lane, outcome: LaneOutcome) {
         self.busy[slot(lane)] = false;
         match outcome {
-            LaneOutcome::Done | LaneOutcome::Retry | LaneOutcome::Interrupted => {}
+            LaneOutcome::Done | LaneOutcome::Retry => {}
             LaneOutcome::Forget(action) => {
                 if let Err(e) = self.bridge.inner.store.remove_action(&action) {
                     error!(conversation = %self.id, error = %e, "action not removed");
                 }
                 self.flush().await;
             }
-            LaneOutcome::Delivered { action, input } => {
+            LaneOutcome::Attempted { action, input } => {
+                let passing = match &input {
+                    ConvInput::DeliveryFailed {
+                        failure:
+                            DeliveryFailure::Transient { reason, .. }
+                            | DeliveryFailure::CredentialsRenewed(reason),
+                        ..
+                    } => Some(reason.clone()),
+                    _ => None,
+                };
                 match self.step(Some(input), None, Some(action)) {
-                    Ok(()) => self.flush().await,
+                    Ok(()) => {
+                        if let Some(reason) = passing.filter(|_| self.held.is_none()) {
+                            // The conversation stopped trying.
+                            lifecycle::delivery_given_up(&self.id.0, &reason);
+                        }
+                        self.flush().await;
+                    }
                     Err(e) => {
                         error!(conversation = %self.id, error = %e, "delivery outcome not stored");
                     }
@@ -421,7 +448,7 @@ impl Owner {
     }
 }
 
-async fn sleep_until(at: Option<switchboard_core::time::Timestamp>) {
+async fn sleep_until(at: Option<Timestamp>) {
     match at {
         Some(at) => tokio::time::sleep(clock::until(at)).await,
         None => std::future::pending().await,
