@@ -17,11 +17,13 @@
 //!   messages have their own kinds (location reports, navigation, notifications), so the engine
 //!   never reads a platform's field names.
 //! - **Outbound.** [`Channel::deliver`] sends one [`Outbound`] (text, image, typing) to a user.
-//!   The engine splits text to [`Capabilities::max_text_bytes`] itself (one send per part);
-//!   an adapter splits anything longer on character boundaries as a last resort. A failure is a [`DeliveryError`] whose [`DeliveryError::action`] tells the engine
+//!   The conversation splits text to [`Capabilities::max_text_bytes`] itself (one send per
+//!   part) and counts the sends of the channel's [`Capabilities::send_window`]; an adapter
+//!   splits anything longer on character boundaries as a last resort and keeps no window of its
+//!   own. A failure is a [`DeliveryError`] whose [`DeliveryError::action`] tells the engine
 //!   what to do: retry later, refresh credentials and retry once, give up and tell the agent, or
 //!   alert the operators.
-//! - **State.** Adapters hold caches (access tokens, send-window bookkeeping) but no conversation
+//! - **State.** Adapters hold caches (access tokens, typing throttles) but no conversation
 //!   state; the engine persists everything that must survive a restart.
 //! - **Conformance.** Every adapter runs the shared suite in [`conformance`] against its
 //!   platform simulator.

@@ -70,8 +70,4 @@ pub enum TypingState {
 pub struct Delivered {
     /// Platform messages sent (a long text may need several; a throttled typing signal none).
     pub parts: u32,
-    /// Messages the platform will still accept for this user in the current window, if known.
-    pub remaining_quota: Option<u32>,
-    /// When the user's send window closes (unix seconds), if known.
-    pub window_closes_at: Option<u64>,
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::secret::Secret;
-use super::window::WindowPolicy;
 
 /// The real API's base URL.
 pub const WECHAT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -37,7 +36,8 @@ pub struct WeChatConfig {
     /// Largest media download (inbound media, outbound images by URL).
     #[serde(default = "default_max_media")]
     pub max_media: usize,
-    /// Customer-service window and quotas.
+    /// What the customer-service API allows after a user message, for the conversation's
+    /// window (the channel's [`Capabilities`](crate::Capabilities)).
     #[serde(default)]
     pub window: WindowPolicy,
     /// Minimum interval between two typing indicators to one user.
@@ -91,5 +91,25 @@ impl WeChatConfig {
     pub fn with_api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
         self
+    }
+}
+
+/// The customer-service window a user message opens (§5.1): the conversation of each user keeps
+/// the count, from the channel's capabilities; the API stays the authority (45015, 45047).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct WindowPolicy {
+    /// How long a user message keeps the window open.
+    pub message_window: Duration,
+    /// Messages allowed per user message.
+    pub message_quota: u32,
+}
+
+impl Default for WindowPolicy {
+    fn default() -> Self {
+        Self {
+            message_window: Duration::from_secs(48 * 3600),
+            message_quota: 5,
+        }
     }
 }

@@ -161,16 +161,6 @@ pub enum EventKind {
     Other,
 }
 
-impl EventKind {
-    /// Whether the event opens the customer-service send window (§2.4).
-    pub fn opens_window(&self) -> bool {
-        matches!(
-            self,
-            Self::Subscribe { .. } | Self::Scan { .. } | Self::Click { .. } | Self::ScanCode { .. }
-        )
-    }
-}
-
 impl Message {
     /// Types the fields of a decoded push.
     pub fn from_fields(fields: &Fields) -> Result<Self, MessageError> {

@@ -5,11 +5,14 @@
 //! plaintext, compatible and safe mode; unknown message and event types are kept and
 //! acknowledged. Outbound: customer-service `custom/send` (text split at 2048 bytes, images
 //! uploaded first), throttled `custom/typing`, and `media/get` for inbound media, all with an
-//! access token from `stable_token` shared through a [`TokenStore`].
+//! access token from `stable_token` shared through a [`TokenStore`]. The adapter keeps no
+//! per-user window: each user's conversation counts the sends of the 48-hour window (from
+//! [`Capabilities::send_window`](crate::Capabilities)), and the API's refusals (45015, 45047,
+//! 43004) come back as [`DeliveryError::GiveUp`] with their reason.
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`config`] | [`WeChatConfig`] |
+//! | [`config`] | [`WeChatConfig`], the [`WindowPolicy`] given to the conversation |
 //! | [`signature`] | SHA-1 signatures, constant-time comparison |
 //! | [`crypto`] | the WXBizMsgCrypt AES scheme and its error codes |
 //! | [`xml`] | strict XML reader (no DTD, size cap) and CDATA writer |
@@ -20,7 +23,6 @@
 //! | [`api`] | the HTTP client |
 //! | [`errcode`] | API error codes mapped onto [`DeliveryError`] |
 //! | [`token`] | access tokens: store, single-flight refresh, compare-and-refresh |
-//! | [`window`] | the 48-hour window and quota per user |
 //! | [`send`] | `custom/send`, `custom/typing`, media upload and download |
 
 pub mod api;
@@ -37,7 +39,6 @@ pub mod secret;
 pub mod send;
 pub mod signature;
 pub mod token;
-pub mod window;
 pub mod xml;
 
 use std::collections::HashMap;
@@ -54,16 +55,15 @@ use crate::webhook::{MediaRef, Webhook, WebhookError, WebhookRequest};
 
 pub use clock::{Clock, SystemClock};
 pub use config::WeChatConfig;
+pub use config::WindowPolicy;
 pub use crypto::{AesKey, CryptoError};
 pub use secret::Secret;
 pub use token::{AccessToken, MemoryTokenStore, TokenStore};
-pub use window::{WindowPolicy, WindowStatus};
 
 use api::ApiClient;
-use message::{EventKind, MessageKind};
+use message::MessageKind;
 use push::{Handled, PushVerifier};
 use token::{StableTokenFetcher, TokenSource};
-use window::{Interaction, WindowTracker};
 
 /// Longest text in one customer-service message, in UTF-8 bytes.
 pub const MAX_TEXT_BYTES: usize = 2048;
@@ -86,7 +86,6 @@ pub struct WeChatChannel {
     aes_key: Option<AesKey>,
     api: ApiClient,
     tokens: TokenSource,
-    windows: WindowTracker,
     clock: Arc<dyn Clock>,
     /// When a typing indicator was last shown to each user (unix seconds).
     typing: Mutex<HashMap<UserId, u64>>,
@@ -123,7 +122,6 @@ impl WeChatChannel {
         );
         let tokens = TokenSource::new(store, Arc::new(fetcher), clock.clone());
         Ok(Self {
-            windows: WindowTracker::new(config.window.clone()),
             config,
             aes_key,
             api,
@@ -131,11 +129,6 @@ impl WeChatChannel {
             clock,
             typing: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// What is known about `user`'s customer-service window now, to show the agent.
-    pub fn window(&self, user: &UserId) -> WindowStatus {
-        self.windows.status(user, self.clock.now_unix())
     }
 
     fn verifier(&self) -> PushVerifier<'_> {
@@ -147,27 +140,11 @@ impl WeChatChannel {
         }
     }
 
-    fn note_interaction(&self, handled: &Handled) {
-        let Handled::Push(push) = handled else {
-            return;
-        };
-        let msg = &push.message;
-        let user = UserId::new(msg.from.clone());
-        if let MessageKind::Unknown { msg_type } = &msg.kind {
+    fn note_unknown(handled: &Handled) {
+        if let Handled::Push(push) = handled
+            && let MessageKind::Unknown { msg_type } = &push.message.kind
+        {
             tracing::info!(msg_type = %msg_type, "acknowledging a WeChat push of unknown type");
-        }
-        match &msg.kind {
-            MessageKind::Event { event, .. } => match event {
-                EventKind::Unsubscribe => self.windows.record_unfollow(&user, msg.create_time),
-                e if e.opens_window() => {
-                    self.windows
-                        .record_interaction(&user, Interaction::Event, msg.create_time);
-                }
-                _ => {}
-            },
-            _ => self
-                .windows
-                .record_interaction(&user, Interaction::Message, msg.create_time),
         }
     }
 }
@@ -194,7 +171,7 @@ impl Channel for WeChatChannel {
 
     fn parse_webhook(&self, req: &WebhookRequest) -> Result<Webhook, WebhookError> {
         let handled = self.verifier().handle(req)?;
-        self.note_interaction(&handled);
+        Self::note_unknown(&handled);
         Ok(handled.into_webhook())
     }
 

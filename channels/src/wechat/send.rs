@@ -126,36 +126,6 @@ impl WeChatChannel {
         }
     }
 
-    fn precheck(&self, to: &UserId) -> Result<(), DeliveryError> {
-        self.windows
-            .check(to, self.clock.now_unix())
-            .map_err(|reason| DeliveryError::GiveUp {
-                reason,
-                detail: "not sent: the API already refused this user since their last interaction"
-                    .into(),
-            })
-    }
-
-    fn note_failure(&self, to: &UserId, e: &DeliveryError) {
-        if let Some(
-            reason @ (GiveUpReason::WindowClosed
-            | GiveUpReason::QuotaExhausted
-            | GiveUpReason::NotFollowing),
-        ) = e.give_up_reason()
-        {
-            self.windows.block(to, reason);
-        }
-    }
-
-    fn delivered(&self, to: &UserId, parts: u32) -> Delivered {
-        let status = self.window(to);
-        Delivered {
-            parts,
-            remaining_quota: status.remaining,
-            window_closes_at: status.closes_at,
-        }
-    }
-
     async fn send_message(
         &self,
         to: &UserId,
@@ -164,7 +134,6 @@ impl WeChatChannel {
         let result = self.call(Call::json(SEND_PATH, &body)).await;
         match result {
             Ok(_) => {
-                self.windows.record_sent(to, self.clock.now_unix());
                 // Sending a message ends the typing indicator on the user's side.
                 self.typing
                     .lock()
@@ -172,11 +141,7 @@ impl WeChatChannel {
                     .remove(to);
                 Ok(())
             }
-            Err(f) => {
-                let e = DeliveryError::from(f);
-                self.note_failure(to, &e);
-                Err(e)
-            }
+            Err(f) => Err(DeliveryError::from(f)),
         }
     }
 
@@ -192,7 +157,6 @@ impl WeChatChannel {
                 detail: "empty text".into(),
             });
         }
-        self.precheck(to)?;
         let parts = split_at_byte_limit(&text, MAX_TEXT_BYTES);
         let total = u32::try_from(parts.len()).unwrap_or(u32::MAX);
         for (sent, part) in (0u32..).zip(&parts) {
@@ -209,7 +173,7 @@ impl WeChatChannel {
                 });
             }
         }
-        Ok(self.delivered(to, total))
+        Ok(Delivered { parts: total })
     }
 
     pub(super) async fn send_image(
@@ -217,7 +181,6 @@ impl WeChatChannel {
         to: &UserId,
         source: &ImageSource,
     ) -> Result<Delivered, DeliveryError> {
-        self.precheck(to)?;
         let media = match source {
             ImageSource::Bytes(m) => m.clone(),
             ImageSource::Url(url) => self.download_url(url).await?,
@@ -226,7 +189,7 @@ impl WeChatChannel {
         let body =
             json!({"touser": to.as_str(), "msgtype": "image", "image": {"media_id": media_id}});
         self.send_message(to, body).await?;
-        Ok(self.delivered(to, 1))
+        Ok(Delivered { parts: 1 })
     }
 
     async fn download_url(&self, url: &str) -> Result<Media, DeliveryError> {
@@ -307,7 +270,7 @@ impl WeChatChannel {
             .get(to)
             .is_some_and(|&since| now < since.saturating_add(interval));
         let skip = match state {
-            TypingState::On => active || self.windows.check(to, now).is_err(),
+            TypingState::On => active,
             TypingState::Off => !active,
         };
         if skip {
@@ -326,10 +289,7 @@ impl WeChatChannel {
                     TypingState::On => typing.insert(to.clone(), now),
                     TypingState::Off => typing.remove(to),
                 };
-                Ok(Delivered {
-                    parts: 1,
-                    ..Delivered::default()
-                })
+                Ok(Delivered { parts: 1 })
             }
             // Typing is best effort: its own errors (no recent interaction, already typing,
             // bad command) are not worth anyone's attention.
