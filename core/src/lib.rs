@@ -16,8 +16,8 @@
 //!   of one. Each desk machine translates at its edge (Live Agent: [`session::desk`]).
 //! - **The conversation machine** ([`conversation`]): joins one channel user to at most one live
 //!   chat at a time, speaking only the desk vocabulary — what starts and ends a chat, what the
-//!   user is told, how agent lines are merged to fit the channel's send window, and what the
-//!   agent hears when the user cannot be reached. Same contract: `handle(input, now)`,
+//!   user is told, how agent lines are merged to fit the channel's send window, when a failed
+//!   send is tried again or given up, and what the agent hears when the user cannot be reached. Same contract: `handle(input, now)`,
 //!   `poll_output()`, `poll_timeout()`, and a serde [`conversation::Snapshot`].
 //!
 //! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the Live Agent

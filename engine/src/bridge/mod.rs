@@ -7,7 +7,7 @@
 //! | `mod.rs` | the router: one owner per conversation, started on load or on a new user |
 //! | `inbound.rs` | webhooks: parse through the channel, hand each event to its owner, flush, answer |
 //! | `owner.rs` | the owner task: mailbox, timer, one unit of work per step, then act |
-//! | `lanes.rs` | performing one queued action (desk request or delivery) for an owner |
+//! | `lanes.rs` | performing one queued action (desk request, or one delivery attempt) for an owner |
 //! | `session_events.rs` | the engine's outbox changes, routed to the owners |
 //! | `lifecycle.rs` | one `info` line per chat step |
 //!
