@@ -27,6 +27,7 @@
 
 pub mod conversation;
 pub mod desk;
+pub mod enhanced;
 pub mod liveagent;
 #[cfg(feature = "model")]
 pub mod model;
