@@ -4,5 +4,7 @@
 //! | module | holds |
 //! |---|---|
 //! | [`sse`] | Server-Sent Events framing: bytes in, events out |
+//! | [`wire`] | requests (method, path, body) and lenient decoding of answers, entries and stream events |
 
 pub mod sse;
+pub mod wire;

@@ -96,7 +96,11 @@ impl SseParser {
                 return Ok(Vec::new());
             }
             self.started = true;
-            let skip = if head.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+            let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+                3
+            } else {
+                0
+            };
             opening = head.split_off(skip);
             bytes = &opening;
         } else if self.after_cr && bytes.first() == Some(&b'\n') {
@@ -207,7 +211,10 @@ mod tests {
     #[test]
     fn a_named_event_with_an_id_is_dispatched_at_the_blank_line() {
         let events = parse(&[b"event: CONVERSATION_MESSAGE\nid: 42\ndata: {\"a\":1}\n\n"]);
-        assert_eq!(events, [event("CONVERSATION_MESSAGE", "{\"a\":1}", Some("42"))]);
+        assert_eq!(
+            events,
+            [event("CONVERSATION_MESSAGE", "{\"a\":1}", Some("42"))]
+        );
     }
 
     #[test]
@@ -224,8 +231,19 @@ mod tests {
 
     #[test]
     fn crlf_cr_and_lf_all_end_lines_even_split_across_chunks() {
-        let events = parse(&[b"data: a\r", b"\ndata: b\rdata: c\r\n\r", b"\n", b"data: d\n\n"]);
-        assert_eq!(events, [event("message", "a\nb\nc", None), event("message", "d", None)]);
+        let events = parse(&[
+            b"data: a\r",
+            b"\ndata: b\rdata: c\r\n\r",
+            b"\n",
+            b"data: d\n\n",
+        ]);
+        assert_eq!(
+            events,
+            [
+                event("message", "a\nb\nc", None),
+                event("message", "d", None)
+            ]
+        );
     }
 
     #[test]
@@ -242,14 +260,24 @@ mod tests {
             .feed(b"data: a\n\nid: 6\ndata: b\n\nid: 7\0\ndata: c\n\nid\ndata: d\n\n")
             .unwrap();
         let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
-        assert_eq!(ids, [Some("5".into()), Some("6".into()), Some("6".into()), Some(String::new())]);
+        assert_eq!(
+            ids,
+            [
+                Some("5".into()),
+                Some("6".into()),
+                Some("6".into()),
+                Some(String::new())
+            ]
+        );
         assert_eq!(parser.last_event_id(), Some(""));
     }
 
     #[test]
     fn retry_takes_digits_only_and_one_leading_space_is_stripped() {
         let mut parser = SseParser::new(1024);
-        parser.feed(b"retry: 3000\nretry: 12x\ndata:  two spaces\n\n").unwrap();
+        parser
+            .feed(b"retry: 3000\nretry: 12x\ndata:  two spaces\n\n")
+            .unwrap();
         assert_eq!(parser.retry_ms(), Some(3000));
         let events = parser.feed(b"data:  two\n\n").unwrap();
         assert_eq!(events[0].data, " two");
@@ -259,7 +287,11 @@ mod tests {
     fn a_byte_order_mark_opens_the_stream_only_once() {
         let events = parse(&[b"\xEF\xBB", b"\xBFdata: x\n\n", b"\xEF\xBB\xBFdata: y\n\n"]);
         assert_eq!(events[0], event("message", "x", None));
-        assert_eq!(events.len(), 1, "a later BOM makes an unknown field: {events:?}");
+        assert_eq!(
+            events.len(),
+            1,
+            "a later BOM makes an unknown field: {events:?}"
+        );
     }
 
     #[test]
