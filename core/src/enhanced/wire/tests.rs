@@ -76,16 +76,16 @@ fn token_requests_carry_no_bearer_and_a_verified_one_carries_the_identity_token(
 
 #[test]
 fn a_token_answer_gives_the_token_its_expiry_and_the_first_event_id() {
-    // {"exp":1764590000} as base64url, between two dummy segments.
-    let token = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3NjQ1OTAwMDB9.c2ln";
+    // {"iat":1764586400,"exp":1764590000} as base64url, between two dummy segments.
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJpYXQiOjE3NjQ1ODY0MDAsImV4cCI6MTc2NDU5MDAwMH0.c2ln";
     let body = format!(r#"{{"accessToken":"{token}","lastEventId":"2147867834","context":{{}}}}"#);
     let answer = TokenAnswer::parse(&body).unwrap();
     assert_eq!(answer.access_token, token);
     assert_eq!(answer.last_event_id.as_deref(), Some("2147867834"));
-    assert_eq!(answer.expires_at_secs, Some(1_764_590_000));
+    assert_eq!(answer.lifetime_secs, Some(3_600));
     let numeric = TokenAnswer::parse(r#"{"accessToken":"opaque","lastEventId":7}"#).unwrap();
     assert_eq!(numeric.last_event_id.as_deref(), Some("7"));
-    assert_eq!(numeric.expires_at_secs, None);
+    assert_eq!(numeric.lifetime_secs, None);
     assert!(TokenAnswer::parse(r#"{"lastEventId":"1"}"#).is_err());
 }
 

@@ -11,8 +11,9 @@ pub struct TokenAnswer {
     pub access_token: String,
     /// Where the event stream starts, when given (a numeric string in samples).
     pub last_event_id: Option<String>,
-    /// The token's `exp` (epoch seconds), read from the JWT's payload when it has one.
-    pub expires_at_secs: Option<u64>,
+    /// How long the token lives (`exp − iat` of the JWT's claims, when it has both): a span,
+    /// so that the server's clock and ours need not agree.
+    pub lifetime_secs: Option<u64>,
 }
 
 impl TokenAnswer {
@@ -25,19 +26,19 @@ impl TokenAnswer {
             .ok_or_else(|| unreadable("token answer", "no accessToken"))?
             .to_owned();
         Ok(TokenAnswer {
-            expires_at_secs: jwt_expiry(&access_token),
+            lifetime_secs: jwt_lifetime(&access_token),
             last_event_id: scalar(&value["lastEventId"]),
             access_token,
         })
     }
 }
 
-/// The `exp` claim of a JWT, without checking its signature (the token is the server's).
-fn jwt_expiry(token: &str) -> Option<u64> {
+/// `exp − iat` of a JWT, without checking its signature (the token is the server's).
+fn jwt_lifetime(token: &str) -> Option<u64> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64url_decode(payload)?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims["exp"].as_u64()
+    claims["exp"].as_u64()?.checked_sub(claims["iat"].as_u64()?)
 }
 
 /// Unpadded (or padded) base64url.

@@ -1,0 +1,510 @@
+//! One bridged user's Salesforce Enhanced Chat conversation, as a pure state machine speaking
+//! the [desk vocabulary](crate::desk) — the same contract as the Live Agent
+//! [`Session`](crate::session::Session): feed [`Input`]s with the time, drain [`Output`]s
+//! (`Persist` first when the state changed), wake at [`poll_timeout`](EnhancedChat::poll_timeout).
+//! It never performs I/O and never reads a clock.
+//!
+//! `Authorizing → Creating → Open → (Closing →) Ended`:
+//! - **Token.** An access token (anonymous, or for a verified user whose identity token the
+//!   driver signs), renewed `renew_margin` before it expires for a verified user. An anonymous
+//!   token cannot be renewed without becoming another end user (spec §4.4), so an anonymous chat
+//!   is closed before its token expires and ends as expired. A `401` renews a verified token and
+//!   retries once; otherwise it ends the chat.
+//! - **Stream.** One event stream per conversation, opened before the conversation is created
+//!   and reopened (with `Last-Event-Id`, backing off 1 s × 1.5ⁿ up to `max_backoff`) whenever it
+//!   ends, is refused or falls silent for `stream_silence`.
+//! - **Catch-up.** After every reopen, and after a send whose answer was lost, the entries since
+//!   the newest one seen (less `catch_up_overlap`) are listed before anything more is sent.
+//!   Entries from the stream and the list go through one filter that drops repeats by
+//!   identifier, so nothing is missed and nothing is relayed twice.
+//! - **Sends**, one at a time and in order, each with a client-made id that a resend reuses.
+//!   `429`, `5xx` and lost answers are retried with doubling waits; failing for longer than
+//!   `unreachable_after` ends the chat as unreachable. `417` or `404` mean the messaging session
+//!   is gone: the chat ends, with the texts not sent.
+//! - **Entries → desk events**: routing results (queued, or no agent), agents joining (then
+//!   transfers), agent and bot texts, typing, and the session's end by whoever ended it. Echoes
+//!   of our own texts only confirm a send whose answer was lost.
+
+mod config;
+mod entries;
+mod ids;
+mod io;
+mod plan;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::mem;
+
+pub use config::{EnhancedConfig, EnhancedStart};
+pub use io::{Input, Output, RequestId};
+pub use state::Snapshot;
+
+use state::{Io, Outgoing, Pending, Phase, Purpose, Stream, Token};
+
+use crate::desk::{DeskEnd, DeskEvent, DeskRequest, EndReason};
+use crate::enhanced::wire::{Entry, TokenAnswer, carries_entry};
+use crate::time::Timestamp;
+
+/// Why an input was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnhancedError {
+    /// The chat is over (or being closed): nothing more goes to the desk.
+    #[error("the Enhanced Chat conversation has ended")]
+    Ended,
+}
+
+/// One Enhanced Chat conversation. See the [module docs](self).
+#[derive(Debug)]
+pub struct EnhancedChat {
+    config: EnhancedConfig,
+    persisted: Snapshot,
+    io: Io,
+    staged_events: Vec<DeskEvent>,
+    staged: Vec<Output>,
+    outputs: VecDeque<Output>,
+}
+
+impl EnhancedChat {
+    /// A new conversation: it asks for a token at once.
+    pub fn new(config: EnhancedConfig, start: EnhancedStart, now: Timestamp) -> EnhancedChat {
+        let snapshot = Snapshot {
+            start,
+            phase: Phase::Authorizing,
+            token: None,
+            last_event_id: None,
+            newest_entry_at: None,
+            seen: VecDeque::new(),
+            pending: VecDeque::new(),
+            next_id: 0,
+            agent: None,
+            joined: false,
+            catch_up: false,
+        };
+        let mut chat = EnhancedChat::build(config, snapshot);
+        chat.outputs.push_back(Output::Persist);
+        chat.plan(now);
+        chat.release();
+        chat
+    }
+
+    /// Resumes from a stored snapshot; the requests its state needs go out at once.
+    pub fn restore(config: EnhancedConfig, snapshot: Snapshot, now: Timestamp) -> EnhancedChat {
+        let mut chat = EnhancedChat::build(config, snapshot);
+        if chat.persisted.phase == Phase::Open {
+            // Whatever happened while we were down is listed before anything is sent.
+            chat.persisted.catch_up = true;
+        }
+        chat.plan(now);
+        chat.release();
+        chat
+    }
+
+    fn build(config: EnhancedConfig, snapshot: Snapshot) -> EnhancedChat {
+        EnhancedChat {
+            config,
+            persisted: snapshot,
+            io: Io::new(),
+            staged_events: Vec::new(),
+            staged: Vec::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// Feeds one input. On `Err` nothing changed.
+    pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<(), EnhancedError> {
+        let before = self.persisted.clone();
+        match input {
+            Input::Desk(request) => self.on_desk_request(request)?,
+            Input::Response { id, status, body } => self.on_response(id, status, &body, now),
+            Input::Failed { id } => self.on_failed(id, now),
+            Input::StreamOpened { id } => self.on_stream_opened(id, now),
+            Input::StreamEvent { id, event } => {
+                if self.stream_id() == Some(id) {
+                    self.io.stream = Stream::Open { id, heard_at: now };
+                    if carries_entry(&event.event) {
+                        match Entry::from_event_data(&event.data) {
+                            Ok(entry) => self.take_entry(entry),
+                            Err(_) => self.refused("stream event", 200),
+                        }
+                        if let Some(last) = event.id {
+                            self.persisted.last_event_id = Some(last);
+                        }
+                    }
+                }
+            }
+            Input::StreamClosed { id, status } => self.on_stream_closed(id, status, now),
+            Input::Timeout => self.on_timeout(now),
+        }
+        self.plan(now);
+        if self.persisted != before {
+            self.outputs.push_back(Output::Persist);
+        }
+        self.release();
+        Ok(())
+    }
+
+    /// The next output, until `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to feed [`Input::Timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let mut at: Option<Timestamp> = None;
+        let mut earliest = |t: Option<Timestamp>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        if self.io.rest.is_none() {
+            earliest(self.io.rest_retry_at);
+        }
+        match self.io.stream {
+            Stream::Closed { retry_at } => earliest(retry_at),
+            Stream::Open { heard_at, .. } => earliest(Some(heard_at + self.config.stream_silence)),
+            Stream::Opening(_) => {}
+        }
+        if self.persisted.phase != Phase::Ended {
+            earliest(self.renew_at());
+            earliest(
+                self.io
+                    .failing_since
+                    .map(|t| t + self.config.unreachable_after),
+            );
+        }
+        at
+    }
+
+    /// The state to persist.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.persisted
+    }
+
+    /// Whether the chat is over.
+    pub fn is_ended(&self) -> bool {
+        self.persisted.is_ended()
+    }
+
+    /// Whether an agent is in the chat.
+    pub fn has_agent(&self) -> bool {
+        self.persisted.agent.is_some()
+    }
+
+    fn on_desk_request(&mut self, request: DeskRequest) -> Result<(), EnhancedError> {
+        match self.persisted.phase {
+            Phase::Closing { .. } | Phase::Ended => return Err(EnhancedError::Ended),
+            Phase::Authorizing | Phase::Creating | Phase::Open => {}
+        }
+        let what = match request {
+            DeskRequest::Text(text) => Outgoing::Text(text),
+            DeskRequest::Typing(on) => Outgoing::Typing(on),
+            DeskRequest::End => Outgoing::End,
+        };
+        let id = ids::client_id(
+            &self.persisted.start.conversation_id,
+            self.persisted.next_id,
+        );
+        self.persisted.next_id += 1;
+        self.persisted.pending.push_back(Pending { id, what });
+        Ok(())
+    }
+
+    fn on_response(&mut self, id: RequestId, status: u16, body: &str, now: Timestamp) {
+        let Some(flight) = self.io.rest.filter(|f| f.id == id) else {
+            return;
+        };
+        self.io.rest = None;
+        match (flight.purpose, status) {
+            (_, 429 | 500..=599) => self.rest_failed(now),
+            (Purpose::Token, 200..=299) => match TokenAnswer::parse(body) {
+                Ok(answer) => {
+                    // Not a success of the request the token was renewed for.
+                    let renewed = self.io.renewed_after_refusal;
+                    self.succeeded();
+                    self.io.renewed_after_refusal = renewed;
+                    self.take_token(answer, now);
+                }
+                Err(_) => {
+                    self.refused("token answer", status);
+                    self.rest_failed(now);
+                }
+            },
+            (Purpose::Token, _) => {
+                self.refused("access token", status);
+                let reason = format!("the access token was refused (HTTP {status})");
+                self.end(EndReason::Desk(DeskEnd::Other(reason)), false);
+            }
+            (Purpose::Close, _) => {
+                // Closed, or already gone: either way the chat is over.
+                let announce = match mem::replace(&mut self.persisted.phase, Phase::Ended) {
+                    Phase::Closing { announce } => announce,
+                    _ => None,
+                };
+                if let Some(reason) = announce {
+                    self.announce_end(reason);
+                }
+            }
+            (_, 401) => self.unauthorized(now),
+            (Purpose::Create, 200..=299 | 409) => {
+                self.succeeded();
+                self.persisted.phase = Phase::Open;
+            }
+            (Purpose::Create, _) => {
+                self.refused("conversation", status);
+                let reason = format!("the conversation was refused (HTTP {status})");
+                self.end(EndReason::Desk(DeskEnd::Other(reason)), false);
+            }
+            (Purpose::CatchUp, 200..=299) => {
+                match Entry::list(body, &self.persisted.start.conversation_id) {
+                    Ok(entries) => {
+                        self.succeeded();
+                        let full = entries.len() >= crate::enhanced::wire::ENTRIES_PAGE;
+                        let newest = self.persisted.newest_entry_at;
+                        for entry in entries {
+                            self.take_entry(entry);
+                        }
+                        // A full page whose newest entry moved on: list the next one.
+                        let more = full && self.persisted.newest_entry_at > newest;
+                        self.persisted.catch_up = more;
+                        if !more {
+                            self.io.head_unsure = false;
+                        }
+                    }
+                    Err(_) => {
+                        self.refused("entries", status);
+                        self.persisted.catch_up = false;
+                    }
+                }
+            }
+            (Purpose::Send | Purpose::CatchUp, 404 | 417) => {
+                self.end(EndReason::Desk(DeskEnd::Expired), status == 417);
+            }
+            (Purpose::CatchUp, _) => {
+                self.refused("entries", status);
+                self.persisted.catch_up = false;
+            }
+            // 409: a resend of an id Salesforce already has.
+            (Purpose::Send, 200..=299 | 409) => {
+                self.succeeded();
+                self.io.head_unsure = false;
+                self.persisted.pending.pop_front();
+            }
+            (Purpose::Send, _) => {
+                // Refused for good (400, 403, 413…): this request will never pass.
+                self.refused("message", status);
+                self.io.head_unsure = false;
+                self.persisted.pending.pop_front();
+            }
+        }
+    }
+
+    fn on_failed(&mut self, id: RequestId, now: Timestamp) {
+        let Some(flight) = self.io.rest.filter(|f| f.id == id) else {
+            return;
+        };
+        self.io.rest = None;
+        if flight.purpose == Purpose::Send
+            && matches!(
+                self.persisted.pending.front(),
+                Some(Pending {
+                    what: Outgoing::Text(_),
+                    ..
+                })
+            )
+        {
+            // It may have arrived: the entries tell before it is sent again.
+            self.io.head_unsure = true;
+            self.persisted.catch_up = true;
+        }
+        self.rest_failed(now);
+    }
+
+    fn on_stream_opened(&mut self, id: RequestId, now: Timestamp) {
+        if self.io.stream != Stream::Opening(id) {
+            return;
+        }
+        self.io.stream = Stream::Open { id, heard_at: now };
+        self.io.stream_failures = 0;
+        if self.io.rest.is_none() && self.io.rest_failures == 0 {
+            self.io.failing_since = None;
+        }
+        if self.persisted.phase == Phase::Open {
+            self.persisted.catch_up = true;
+        }
+    }
+
+    fn on_stream_closed(&mut self, id: RequestId, status: Option<u16>, now: Timestamp) {
+        if self.stream_id() != Some(id) {
+            return;
+        }
+        if status == Some(401) {
+            self.io.stream = Stream::Closed { retry_at: None };
+            self.unauthorized(now);
+            return;
+        }
+        if status.is_some() {
+            self.refused("event stream", status.unwrap_or_default());
+        }
+        self.stream_failed(now);
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        if let Stream::Open { id, heard_at } = self.io.stream
+            && now >= heard_at + self.config.stream_silence
+        {
+            self.staged.push(Output::CloseStream(id));
+            self.stream_failed(now);
+        }
+        if self
+            .io
+            .failing_since
+            .is_some_and(|since| now >= since + self.config.unreachable_after)
+            && !matches!(self.persisted.phase, Phase::Ended)
+        {
+            self.end(EndReason::Unreachable, false);
+        }
+    }
+
+    fn take_token(&mut self, answer: TokenAnswer, now: Timestamp) {
+        let lifetime = answer
+            .lifetime_secs
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(self.config.token_lifetime);
+        let renewing = self.persisted.token.is_some();
+        self.persisted.token = Some(Token {
+            value: answer.access_token,
+            expires_at: now + lifetime,
+        });
+        if self.persisted.last_event_id.is_none() {
+            self.persisted.last_event_id = answer.last_event_id;
+        }
+        self.io.token_refused = false;
+        if self.persisted.phase == Phase::Authorizing {
+            self.persisted.phase = Phase::Creating;
+        }
+        if renewing {
+            // The stream belongs to the old token: reconnect with the new one.
+            if let Some(id) = self.stream_id() {
+                self.staged.push(Output::CloseStream(id));
+            }
+            self.io.stream = Stream::Closed { retry_at: None };
+        }
+    }
+
+    /// A `401`: a verified user's token is renewed once; otherwise the chat cannot go on.
+    fn unauthorized(&mut self, now: Timestamp) {
+        let verified = self.persisted.start.verified_subject.is_some();
+        if verified && !self.io.renewed_after_refusal {
+            self.io.renewed_after_refusal = true;
+            self.io.token_refused = true;
+            self.io.rest_retry_at = Some(now);
+        } else {
+            self.end(EndReason::Desk(DeskEnd::Expired), false);
+        }
+    }
+
+    fn succeeded(&mut self) {
+        self.io.rest_failures = 0;
+        self.io.rest_retry_at = None;
+        self.io.renewed_after_refusal = false;
+        if self.io.stream_failures == 0 {
+            self.io.failing_since = None;
+        }
+    }
+
+    fn rest_failed(&mut self, now: Timestamp) {
+        self.io.failing_since.get_or_insert(now);
+        let wait = backoff(
+            self.config.first_backoff,
+            2.0,
+            self.io.rest_failures,
+            self.config.max_backoff,
+        );
+        self.io.rest_failures += 1;
+        self.io.rest_retry_at = Some(now + wait);
+    }
+
+    fn stream_failed(&mut self, now: Timestamp) {
+        self.io.failing_since.get_or_insert(now);
+        let wait = backoff(
+            self.config.first_backoff,
+            1.5,
+            self.io.stream_failures,
+            self.config.max_backoff,
+        );
+        self.io.stream_failures += 1;
+        self.io.stream = Stream::Closed {
+            retry_at: Some(now + wait),
+        };
+    }
+
+    fn stream_id(&self) -> Option<RequestId> {
+        match self.io.stream {
+            Stream::Opening(id) | Stream::Open { id, .. } => Some(id),
+            Stream::Closed { .. } => None,
+        }
+    }
+
+    /// When the token needs renewing (a verified user) or the chat closing (anonymous).
+    fn renew_at(&self) -> Option<Timestamp> {
+        let token = self.persisted.token.as_ref()?;
+        let margin = self.config.renew_margin;
+        Some(Timestamp::from_millis(
+            token
+                .expires_at
+                .as_millis()
+                .saturating_sub(u64::try_from(margin.as_millis()).unwrap_or(u64::MAX)),
+        ))
+    }
+
+    fn refused(&mut self, what: &'static str, status: u16) {
+        self.staged.push(Output::Refused { what, status });
+    }
+
+    /// Ends the chat: the conversation hears it now (with the texts never sent); `close` asks
+    /// Salesforce to close the conversation first if the token still allows it.
+    fn end(&mut self, reason: EndReason, close: bool) {
+        if self.persisted.phase == Phase::Ended {
+            return;
+        }
+        self.announce_end(reason);
+        self.persisted.phase = if close && self.persisted.token.is_some() {
+            Phase::Closing { announce: None }
+        } else {
+            Phase::Ended
+        };
+    }
+
+    fn announce_end(&mut self, reason: EndReason) {
+        let unsent = mem::take(&mut self.persisted.pending)
+            .into_iter()
+            .filter_map(|p| match p.what {
+                Outgoing::Text(text) => Some(text),
+                Outgoing::Typing(_) | Outgoing::End => None,
+            })
+            .collect();
+        self.persisted.agent = None;
+        self.staged_events.push(DeskEvent::Ended { reason, unsent });
+    }
+
+    /// Moves what this input produced to the outputs: after the `Persist` mark (pushed by the
+    /// caller), the events, then the requests.
+    fn release(&mut self) {
+        self.outputs
+            .extend(self.staged_events.drain(..).map(Output::Event));
+        self.outputs.extend(self.staged.drain(..));
+    }
+}
+
+/// `first × factorⁿ`, capped.
+fn backoff(
+    first: std::time::Duration,
+    factor: f64,
+    n: u32,
+    cap: std::time::Duration,
+) -> std::time::Duration {
+    let scaled = first.as_secs_f64() * factor.powi(i32::try_from(n.min(64)).unwrap_or(64));
+    std::time::Duration::from_secs_f64(scaled.min(cap.as_secs_f64()))
+}
