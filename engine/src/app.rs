@@ -101,6 +101,7 @@ impl App {
                 data_dir: config.data_dir.clone(),
                 live_agent: config.endpoint()?,
                 session: config.session_config(),
+                enhanced: config.enhanced_settings()?,
             },
         )
         .await?;

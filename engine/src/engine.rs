@@ -1,9 +1,14 @@
-//! The engine's public face: open the store, resume every live session, start chats, pass
-//! visitor actions in, and hand session events out through the durable outbox.
+//! The engine's public face: open the store, resume every live chat (at whichever desk it
+//! runs), start chats at the configured desk, pass requests in, and hand desk events out
+//! through the durable outbox.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeMap;
+
+use switchboard_core::desk::{ChatStart, DeskRequest};
+use switchboard_core::enhanced::chat::{EnhancedChat, EnhancedConfig, EnhancedStart};
 use switchboard_core::session::{ChatRequest, Session, SessionConfig, StateKind, VisitorAction};
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -11,7 +16,8 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::clock;
-use crate::driver::{Command, Driver, DriverError, Shared};
+use crate::driver::{Command, Driver, DriverError, EnhancedDriver, Shared};
+use crate::enhanced_client::{EnhancedClient, ScrtUrl};
 use crate::liveagent_client::{Endpoint, LiveAgentClient};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::registry::{DriverHandle, Registry};
@@ -24,10 +30,73 @@ use crate::store::{
 pub struct EngineConfig {
     /// Directory of the sled database (created if missing).
     pub data_dir: PathBuf,
-    /// The Live Agent visitor API endpoint.
-    pub live_agent: Endpoint,
+    /// The Live Agent visitor API endpoint, when that desk is configured.
+    pub live_agent: Option<Endpoint>,
     /// Deployment ids and timings for every session.
     pub session: SessionConfig,
+    /// Salesforce Enhanced Chat: when set, new chats start there (chats already running on
+    /// Live Agent finish there).
+    pub enhanced: Option<EnhancedSettings>,
+}
+
+/// Where and how chats reach Salesforce Enhanced Chat.
+#[derive(Debug, Clone)]
+pub struct EnhancedSettings {
+    /// The deployment's SCRT URL.
+    pub url: ScrtUrl,
+    /// The deployment's ids and the conversation timings.
+    pub chat: EnhancedConfig,
+    /// Routing attributes every conversation is created with (pre-chat field → value).
+    pub fixed_attributes: BTreeMap<String, String>,
+    /// The pre-chat field that gets the visitor's name, if any.
+    pub name_field: Option<String>,
+    /// Pre-chat field per detail label (`WeChat OpenID` → `WeChat_OpenId`); details without
+    /// one are not sent.
+    pub detail_fields: BTreeMap<String, String>,
+}
+
+impl EnhancedSettings {
+    /// The start of a conversation for `start`, with a fresh random conversation id.
+    fn start(&self, start: &ChatStart) -> Result<EnhancedStart, EngineError> {
+        let mut attributes = self.fixed_attributes.clone();
+        if let Some(field) = &self.name_field {
+            attributes.insert(field.clone(), start.visitor_name.clone());
+        }
+        for detail in &start.details {
+            if let Some(field) = self.detail_fields.get(&detail.label) {
+                attributes.insert(field.clone(), detail.value.clone());
+            }
+        }
+        Ok(EnhancedStart {
+            conversation_id: random_uuid()?,
+            verified_subject: None,
+            routing_attributes: attributes,
+            language: (!start.language.is_empty()).then(|| start.language.replace('-', "_")),
+        })
+    }
+}
+
+/// A random lowercase v4 UUID (§5.1 of the Enhanced Chat spec).
+fn random_uuid() -> Result<String, EngineError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| EngineError::Random(e.to_string()))?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// A chat's desk machine, as the engine holds it before its driver starts.
+enum DeskMachine {
+    LiveAgent(Session),
+    Enhanced(EnhancedChat),
 }
 
 /// Why the engine refused something.
@@ -48,6 +117,15 @@ pub enum EngineError {
     /// The session's driver refused the action or stopped.
     #[error(transparent)]
     Driver(#[from] DriverError),
+    /// A Live Agent chat was asked for, but Live Agent is not configured.
+    #[error("Live Agent is not configured")]
+    LiveAgentNotConfigured,
+    /// A stored chat runs at a desk this engine is not configured for.
+    #[error("chat {0} runs on Enhanced Chat, which is not configured")]
+    DeskNotConfigured(ChatId),
+    /// No random bytes for a conversation id.
+    #[error("no randomness for a conversation id: {0}")]
+    Random(String),
 }
 
 /// The running engine. Cheap to clone.
@@ -68,6 +146,7 @@ struct Inner {
     shared: Arc<Shared>,
     registry: Registry,
     session_config: SessionConfig,
+    enhanced: Option<EnhancedSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Set by `shutdown`: no new driver may start.
     closing: std::sync::atomic::AtomicBool,
@@ -91,12 +170,17 @@ impl Engine {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared {
                     store,
-                    client: LiveAgentClient::new(config.live_agent.clone()),
+                    client: config.live_agent.clone().map(LiveAgentClient::new),
+                    enhanced: config
+                        .enhanced
+                        .as_ref()
+                        .map(|e| EnhancedClient::new(e.url.clone(), e.chat.deployment.clone())),
                     outbox_changed,
                     metrics: Metrics::default(),
                 }),
                 registry: Registry::default(),
                 session_config: config.session,
+                enhanced: config.enhanced,
                 tasks: Mutex::new(Vec::new()),
                 closing: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -107,10 +191,13 @@ impl Engine {
             if record.snapshot.is_ended() {
                 continue;
             }
-            let DeskSnapshot::LiveAgent(snapshot) = record.snapshot;
-            let session = Session::restore(engine.inner.session_config.clone(), snapshot, now);
-            engine.spawn(chat, session, record.next_event);
-            resumed += 1;
+            match engine.restore(&chat, record.snapshot, now) {
+                Ok(machine) => {
+                    engine.spawn(chat, machine, record.next_event);
+                    resumed += 1;
+                }
+                Err(e) => tracing::error!(%chat, error = %e, "chat not resumed"),
+            }
         }
         info!(resumed, "engine open");
         Ok(engine)
@@ -130,28 +217,92 @@ impl Engine {
         request: ChatRequest,
         done: Option<ActionId>,
     ) -> Result<(), EngineError> {
+        self.check_new(&chat)?;
+        if self.inner.shared.client.is_none() {
+            return Err(EngineError::LiveAgentNotConfigured);
+        }
+        let session = Session::new(self.inner.session_config.clone(), request, clock::now());
+        let snapshot = DeskSnapshot::LiveAgent(session.snapshot().clone());
+        self.start(chat, DeskMachine::LiveAgent(session), snapshot, done)
+            .await
+    }
+
+    /// Starts a new chat at the configured desk (Enhanced Chat when set, else Live Agent),
+    /// stored with `done` removed in the same transaction before its driver starts.
+    pub async fn start_desk_chat_once(
+        &self,
+        chat: ChatId,
+        start: ChatStart,
+        done: Option<ActionId>,
+    ) -> Result<(), EngineError> {
+        let Some(settings) = &self.inner.enhanced else {
+            return self.start_chat_once(chat, start.into(), done).await;
+        };
+        self.check_new(&chat)?;
+        let machine =
+            EnhancedChat::new(settings.chat.clone(), settings.start(&start)?, clock::now());
+        let snapshot = DeskSnapshot::EnhancedChat(machine.snapshot().clone());
+        self.start(chat, DeskMachine::Enhanced(machine), snapshot, done)
+            .await
+    }
+
+    fn check_new(&self, chat: &ChatId) -> Result<(), EngineError> {
         if chat.0.is_empty() || chat.0.contains('\0') {
-            return Err(EngineError::InvalidChatId(chat.0));
+            return Err(EngineError::InvalidChatId(chat.0.clone()));
         }
         if self.closing() {
             return Err(EngineError::Driver(DriverError::Stopped));
         }
         let store = &self.inner.shared.store;
-        if self.inner.registry.get(&chat).is_some() || store.has_session(&chat)? {
-            return Err(EngineError::AlreadyLive(chat));
+        if self.inner.registry.get(chat).is_some() || store.has_session(chat)? {
+            return Err(EngineError::AlreadyLive(chat.clone()));
         }
+        Ok(())
+    }
+
+    async fn start(
+        &self,
+        chat: ChatId,
+        machine: DeskMachine,
+        snapshot: DeskSnapshot,
+        done: Option<ActionId>,
+    ) -> Result<(), EngineError> {
+        let store = &self.inner.shared.store;
         let next_event = store.outbox(&chat)?.last().map_or(0, |entry| entry.seq + 1);
-        let session = Session::new(self.inner.session_config.clone(), request, clock::now());
         let record = SessionRecord {
-            snapshot: DeskSnapshot::LiveAgent(session.snapshot().clone()),
+            snapshot,
             next_event,
         };
         store.commit_session(&chat, &record, &[], done.as_ref())?;
         store.flush().await?;
-        if !self.spawn(chat.clone(), session, next_event) {
+        if !self.spawn(chat.clone(), machine, next_event) {
             return Err(EngineError::AlreadyLive(chat));
         }
         Ok(())
+    }
+
+    /// The machine of a stored chat, restored for its desk.
+    fn restore(
+        &self,
+        chat: &ChatId,
+        snapshot: DeskSnapshot,
+        now: switchboard_core::time::Timestamp,
+    ) -> Result<DeskMachine, EngineError> {
+        Ok(match snapshot {
+            DeskSnapshot::LiveAgent(snapshot) => DeskMachine::LiveAgent(Session::restore(
+                self.inner.session_config.clone(),
+                snapshot,
+                now,
+            )),
+            DeskSnapshot::EnhancedChat(snapshot) => {
+                let settings = self
+                    .inner
+                    .enhanced
+                    .as_ref()
+                    .ok_or_else(|| EngineError::DeskNotConfigured(chat.clone()))?;
+                DeskMachine::Enhanced(EnhancedChat::restore(settings.chat.clone(), snapshot, now))
+            }
+        })
     }
 
     /// Restarts the driver of a stored live session that has none in this process (its driver
@@ -162,10 +313,8 @@ impl Engine {
         }
         match self.inner.shared.store.load_session(chat)? {
             Some(record) if !record.snapshot.is_ended() => {
-                let DeskSnapshot::LiveAgent(snapshot) = record.snapshot;
-                let session =
-                    Session::restore(self.inner.session_config.clone(), snapshot, clock::now());
-                self.spawn(chat.clone(), session, record.next_event);
+                let machine = self.restore(chat, record.snapshot, clock::now())?;
+                self.spawn(chat.clone(), machine, record.next_event);
                 Ok(true)
             }
             Some(_) | None => Ok(false),
@@ -189,6 +338,27 @@ impl Engine {
         action: VisitorAction,
         done: Option<ActionId>,
     ) -> Result<(), EngineError> {
+        self.command(chat, |reply| Command::Visitor(action, done, reply))
+            .await
+    }
+
+    /// Passes a request in the desk vocabulary to the chat, whichever desk runs it, removing
+    /// `done` from the action queue in the same transaction that stores its effect.
+    pub async fn desk_once(
+        &self,
+        chat: &ChatId,
+        request: DeskRequest,
+        done: Option<ActionId>,
+    ) -> Result<(), EngineError> {
+        self.command(chat, |reply| Command::Desk(request, done, reply))
+            .await
+    }
+
+    async fn command(
+        &self,
+        chat: &ChatId,
+        command: impl FnOnce(oneshot::Sender<Result<(), DriverError>>) -> Command,
+    ) -> Result<(), EngineError> {
         let handle = match self.inner.registry.get(chat) {
             Some(handle) => handle,
             None if self.resume(chat)? => self
@@ -201,7 +371,7 @@ impl Engine {
         let (reply, answer) = oneshot::channel();
         handle
             .commands
-            .send(Command::Visitor(action, done, reply))
+            .send(command(reply))
             .await
             .map_err(|_| EngineError::Driver(DriverError::Stopped))?;
         answer
@@ -279,12 +449,16 @@ impl Engine {
         Ok(())
     }
 
-    fn spawn(&self, chat: ChatId, session: Session, next_event: u64) -> bool {
+    fn spawn(&self, chat: ChatId, machine: DeskMachine, next_event: u64) -> bool {
         if self.closing() {
             return false;
         }
         let (commands, commands_rx) = mpsc::channel(64);
-        let (state_tx, state) = watch::channel(session.state());
+        let initial = match &machine {
+            DeskMachine::LiveAgent(session) => session.state(),
+            DeskMachine::Enhanced(chat) => crate::driver::state_of(chat),
+        };
+        let (state_tx, state) = watch::channel(initial);
         if !self
             .inner
             .registry
@@ -292,17 +466,48 @@ impl Engine {
         {
             return false;
         }
-        let driver = Driver::new(
-            chat.clone(),
-            session,
-            next_event,
-            self.inner.shared.clone(),
-            commands_rx,
-            state_tx,
-        );
+        let shared = self.inner.shared.clone();
+        let driver: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match machine {
+            DeskMachine::LiveAgent(session) => {
+                let Some(client) = shared.client.clone() else {
+                    self.inner.registry.remove(&chat);
+                    return false;
+                };
+                let driver = Driver::new(
+                    chat.clone(),
+                    session,
+                    client,
+                    next_event,
+                    shared,
+                    commands_rx,
+                    state_tx,
+                );
+                Box::pin(async move {
+                    let _ = driver.run().await;
+                })
+            }
+            DeskMachine::Enhanced(machine) => {
+                let Some(client) = shared.enhanced.clone() else {
+                    self.inner.registry.remove(&chat);
+                    return false;
+                };
+                let driver = EnhancedDriver::new(
+                    chat.clone(),
+                    machine,
+                    client,
+                    next_event,
+                    shared,
+                    commands_rx,
+                    state_tx,
+                );
+                Box::pin(async move {
+                    let _ = driver.run().await;
+                })
+            }
+        };
         let inner = Arc::downgrade(&self.inner);
         let task = tokio::spawn(async move {
-            let _ = driver.run().await;
+            driver.await;
             if let Some(inner) = inner.upgrade() {
                 inner.registry.remove(&chat);
             }

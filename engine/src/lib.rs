@@ -27,10 +27,11 @@
 //! | module | holds |
 //! |---|---|
 //! | [`engine`] | the session engine's public API ([`Engine`]) |
-//! | [`driver`] | the per-session task |
+//! | [`driver`] | the per-chat task, one kind per desk |
 //! | [`registry`] | one driver per chat |
 //! | [`store`] | the typed [`Store`] trait (units of work), sled and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
+//! | [`enhanced_client`] | the Enhanced Chat client: REST requests and event streams |
 //! | [`bridge`] | routing to one owner task per conversation; webhooks; performing queued actions |
 //! | [`http`] | the public (webhook) and admin listeners |
 //! | [`config`] | the TOML configuration and its validation |
@@ -47,6 +48,7 @@ pub mod clock;
 pub mod config;
 pub mod driver;
 pub mod engine;
+pub mod enhanced_client;
 pub mod http;
 pub mod liveagent_client;
 pub mod metrics;
@@ -54,7 +56,8 @@ pub mod registry;
 pub mod simulated;
 pub mod store;
 
-pub use engine::{Engine, EngineConfig, EngineError};
+pub use engine::{Engine, EngineConfig, EngineError, EnhancedSettings};
+pub use enhanced_client::{EnhancedClient, ScrtUrl};
 pub use liveagent_client::{Endpoint, LiveAgentClient};
 pub use metrics::MetricsSnapshot;
 pub use store::{ChatId, MemoryStore, OutboxEntry, SledStore, Store, StoreError};

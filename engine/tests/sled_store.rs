@@ -1,6 +1,7 @@
 //! The sled store on a real disk: atomic commit of snapshot and events, outbox order and ack,
 //! the lock that keeps two engines off one store, and the schema guard.
 
+use switchboard_core::desk::DeskEvent;
 use switchboard_core::liveagent::CustomDetail;
 use switchboard_core::session::{
     ChatRequest, Input, Output, Session, SessionConfig, SessionEvent, VisitorAction,
@@ -8,7 +9,7 @@ use switchboard_core::session::{
 use switchboard_core::time::Timestamp;
 use switchboard_engine::store::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
-    Lane, SessionRecord, SledStore, Store, StoreError,
+    Lane, OutboxEvent, SessionRecord, SledStore, Store, StoreError,
 };
 
 fn chatting_snapshot() -> switchboard_core::session::Snapshot {
@@ -55,14 +56,11 @@ async fn commits_snapshot_and_events_and_reads_them_back_after_reopening() {
     {
         let store = SledStore::open(dir.path()).unwrap();
         let events = vec![
-            SessionEvent::Queued {
+            OutboxEvent::LiveAgent(SessionEvent::Queued {
                 position: Some(2),
                 estimated_wait_secs: Some(60),
-            },
-            SessionEvent::AgentText {
-                name: "Andy".into(),
-                text: "您好".into(),
-            },
+            }),
+            OutboxEvent::Desk(DeskEvent::AgentText("您好".into())),
         ];
         let record = SessionRecord {
             snapshot: DeskSnapshot::LiveAgent(snapshot.clone()),
@@ -80,11 +78,15 @@ async fn commits_snapshot_and_events_and_reads_them_back_after_reopening() {
         DeskSnapshot::LiveAgent(snapshot),
         "the snapshot survives bincode and sled"
     );
-    let DeskSnapshot::LiveAgent(stored) = &sessions[0].1.snapshot;
+    let DeskSnapshot::LiveAgent(stored) = &sessions[0].1.snapshot else {
+        panic!("a Live Agent snapshot was stored")
+    };
     assert_eq!(stored.session_key(), Some("a1!1!k"));
     let outbox = store.outbox(&chat).unwrap();
     assert_eq!(outbox.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1]);
-    assert!(matches!(&outbox[1].event, SessionEvent::AgentText { text, .. } if text == "您好"));
+    assert!(
+        matches!(&outbox[1].event, OutboxEvent::Desk(DeskEvent::AgentText(text)) if text == "您好")
+    );
 }
 
 #[tokio::test]
@@ -93,7 +95,9 @@ async fn acked_events_leave_the_outbox_and_other_chats_are_untouched() {
     let store = SledStore::open(dir.path()).unwrap();
     let (a, b) = (ChatId("a".into()), ChatId("ab".into()));
     let snapshot = chatting_snapshot();
-    let events: Vec<SessionEvent> = (0..3).map(|_| SessionEvent::AgentTyping).collect();
+    let events: Vec<OutboxEvent> = (0..3)
+        .map(|_| OutboxEvent::LiveAgent(SessionEvent::AgentTyping))
+        .collect();
     for chat in [&a, &b] {
         let record = SessionRecord {
             snapshot: DeskSnapshot::LiveAgent(snapshot.clone()),
@@ -196,8 +200,9 @@ async fn a_started_chat_is_stored_and_its_action_removed_in_one_step() {
         EngineConfig {
             data_dir: dir.path().to_path_buf(),
             // Nothing listens here: the session stays in Init, which is all this test needs.
-            live_agent: Endpoint::parse("http://127.0.0.1:9").unwrap(),
+            live_agent: Some(Endpoint::parse("http://127.0.0.1:9").unwrap()),
             session: SessionConfig::default(),
+            enhanced: None,
         },
     )
     .await

@@ -3,11 +3,10 @@
 //! again), the in-memory store, and — to show the suite can fail — a store whose session commit
 //! drops its outbox half.
 
-use switchboard_core::session::SessionEvent;
 use switchboard_engine::store::conformance::{self, Backend};
 use switchboard_engine::store::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
-    MemoryStore, OutboxEntry, SessionRecord, SledStore, Store, StoreError, WebhookKey,
+    MemoryStore, OutboxEntry, OutboxEvent, SessionRecord, SledStore, Store, StoreError, WebhookKey,
 };
 
 /// sled in a temporary directory per store.
@@ -79,7 +78,7 @@ impl Store for DropsOutbox {
         &self,
         chat: &ChatId,
         record: &SessionRecord,
-        _events: &[SessionEvent],
+        _events: &[OutboxEvent],
         done: Option<&ActionId>,
     ) -> Result<(), StoreError> {
         self.0.commit_session(chat, record, &[], done)

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use switchboard_core::model::server::Knobs;
 use switchboard_core::session::{ChatRequest, SessionConfig, SessionEvent};
-use switchboard_engine::{ChatId, Endpoint, Engine, EngineConfig};
+use switchboard_engine::store::OutboxEvent;
+use switchboard_engine::{ChatId, Endpoint, Engine, EngineConfig, OutboxEntry};
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 
 /// How long any single wait in a test may take before the test fails.
@@ -66,7 +67,7 @@ impl Rig {
 pub fn engine_config(url: &str, dir: &std::path::Path, knobs: Knobs) -> EngineConfig {
     EngineConfig {
         data_dir: dir.to_path_buf(),
-        live_agent: Endpoint::parse(url).expect("simulator url"),
+        live_agent: Some(Endpoint::parse(url).expect("simulator url")),
         session: SessionConfig {
             organization_id: knobs.organization_id,
             deployment_id: knobs.deployment_id,
@@ -76,6 +77,7 @@ pub fn engine_config(url: &str, dir: &std::path::Path, knobs: Knobs) -> EngineCo
             request_timeout: Duration::from_secs(5),
             ..SessionConfig::default()
         },
+        enhanced: None,
     }
 }
 
@@ -87,6 +89,17 @@ pub fn visitor(name: &str) -> ChatRequest {
     }
 }
 
+/// The Live Agent session events among outbox entries, in order.
+pub fn live_agent_events(entries: Vec<OutboxEntry>) -> Vec<SessionEvent> {
+    entries
+        .into_iter()
+        .filter_map(|e| match e.event {
+            OutboxEvent::LiveAgent(event) => Some(event),
+            OutboxEvent::Desk(_) => None,
+        })
+        .collect()
+}
+
 /// Waits until the chat's outbox holds events satisfying `done`; returns them all.
 pub async fn wait_for_events(
     engine: &Engine,
@@ -95,12 +108,7 @@ pub async fn wait_for_events(
 ) -> Vec<SessionEvent> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let events: Vec<SessionEvent> = engine
-            .outbox(chat)
-            .expect("outbox readable")
-            .into_iter()
-            .map(|e| e.event)
-            .collect();
+        let events = live_agent_events(engine.outbox(chat).expect("outbox readable"));
         if done(&events) {
             return events;
         }

@@ -9,7 +9,9 @@ use switchboard_core::liveagent::Resource;
 use switchboard_core::liveagent::headers::SESSION_KEY;
 use switchboard_core::session::VisitorAction;
 use switchboard_engine::{ChatId, Engine, EngineError, SledStore, Store, StoreError};
-use switchboard_tests::{PATIENCE, Rig, agent_joined, agent_texts, visitor, wait_for_events};
+use switchboard_tests::{
+    PATIENCE, Rig, agent_joined, agent_texts, live_agent_events, visitor, wait_for_events,
+};
 
 fn count(rig: &Rig, resource: Resource) -> usize {
     rig.sim
@@ -200,14 +202,9 @@ async fn a_killed_process_resumes_with_the_same_session_and_ack() {
     );
 
     let store = SledStore::open(rig.dir.path()).unwrap();
-    let texts = agent_texts(
-        &store
-            .outbox(&ChatId("killed".into()))
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event)
-            .collect::<Vec<_>>(),
-    );
+    let texts = agent_texts(&live_agent_events(
+        store.outbox(&ChatId("killed".into())).unwrap(),
+    ));
     assert_eq!(
         texts,
         vec!["one", "two", "three", "four"],

@@ -68,6 +68,18 @@ impl From<EndReason> for desk::EndReason {
     }
 }
 
+/// A visitor action in the desk vocabulary, for a chat at another desk; `None` for what only
+/// Live Agent has (custom events, sensitive-data rules, file transfer answers…).
+pub fn desk_request(action: VisitorAction) -> Option<DeskRequest> {
+    match action {
+        VisitorAction::Text(text) => Some(DeskRequest::Text(text)),
+        VisitorAction::Typing => Some(DeskRequest::Typing(true)),
+        VisitorAction::NotTyping => Some(DeskRequest::Typing(false)),
+        VisitorAction::End => Some(DeskRequest::End),
+        _ => None,
+    }
+}
+
 /// The conversation's view of a session event; `None` for events that change nothing for it.
 pub fn desk_event(event: SessionEvent) -> Option<DeskEvent> {
     Some(match event {

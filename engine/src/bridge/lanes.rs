@@ -11,11 +11,9 @@ use switchboard_channels::{
     Channel, DeliveryAction, GiveUpReason, ImageSource, Outbound, TypingState, UserId,
 };
 use switchboard_core::conversation::{DeliveryFailure, Input as ConvInput, ToUser};
-use switchboard_core::session::SessionError;
 use tracing::{error, warn};
 
 use super::Bridge;
-use crate::driver::DriverError;
 use crate::engine::EngineError;
 use crate::store::{Action, ActionId};
 
@@ -46,7 +44,7 @@ pub(crate) async fn perform(
     match action {
         Action::StartChat(chat, start) => {
             match engine
-                .start_chat_once(chat, start.into(), Some(key.clone()))
+                .start_desk_chat_once(chat, start, Some(key.clone()))
                 .await
             {
                 // Started (the action left the queue with the new session).
@@ -61,16 +59,11 @@ pub(crate) async fn perform(
             }
         }
         Action::Desk(chat, request) => {
-            match engine
-                .visitor_once(&chat, request.into(), Some(key.clone()))
-                .await
-            {
+            match engine.desk_once(&chat, request, Some(key.clone())).await {
                 Ok(()) => LaneOutcome::Done,
                 // The chat is over: the conversation hears of the end from the desk's events.
-                Err(EngineError::UnknownChat(_))
-                | Err(EngineError::Driver(DriverError::Session(SessionError::Ended))) => {
-                    LaneOutcome::Forget(key)
-                }
+                Err(EngineError::UnknownChat(_)) => LaneOutcome::Forget(key),
+                Err(EngineError::Driver(e)) if e.chat_is_over() => LaneOutcome::Forget(key),
                 Err(e) => {
                     warn!(conversation, error = %e, "desk request not taken; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;

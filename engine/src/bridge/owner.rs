@@ -10,7 +10,6 @@ use switchboard_channels::UserId;
 use switchboard_core::conversation::{
     Conversation, DeliveryFailure, Input as ConvInput, Output as ConvOutput, UserMessage, UserRef,
 };
-use switchboard_core::session::desk::desk_event;
 use switchboard_core::time::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
@@ -349,7 +348,7 @@ impl Owner {
                 matches!(&self.record.taken, Some((c, seq)) if c == chat && *seq >= item.seq);
             if !already {
                 // Events that change nothing for the conversation are taken all the same.
-                let input = desk_event(item.event).map(|event| {
+                let input = item.event.desk_event().map(|event| {
                     let queue_known = self.conversation.queue_reported();
                     lifecycle::desk_event(&self.id.0, chat, &event, queue_known);
                     ConvInput::Desk(event)

@@ -21,7 +21,7 @@ use switchboard_core::time::Timestamp;
 
 use super::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
-    Lane, SessionRecord, Store, WebhookKey,
+    Lane, OutboxEvent, SessionRecord, Store, WebhookKey,
 };
 
 /// How the suite gets stores of one kind.
@@ -91,11 +91,11 @@ fn action_id(conversation: &ConversationId, lane: Lane, seq: u64) -> ActionId {
     }
 }
 
-fn text(n: u64) -> SessionEvent {
-    SessionEvent::AgentText {
+fn text(n: u64) -> OutboxEvent {
+    OutboxEvent::LiveAgent(SessionEvent::AgentText {
         name: "Andy".into(),
         text: format!("line {n}"),
-    }
+    })
 }
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
@@ -135,7 +135,7 @@ async fn session_commit_stores_record_events_and_removes_the_done_action<B: Back
         Some(session),
         "a committed session record is read back after a restart"
     );
-    let outbox: Vec<(u64, SessionEvent)> = ok(store.outbox(&chat), "outbox")
+    let outbox: Vec<(u64, OutboxEvent)> = ok(store.outbox(&chat), "outbox")
         .into_iter()
         .map(|e| (e.seq, e.event))
         .collect();

@@ -5,8 +5,10 @@
 //! |---|---|---|
 //! | 1 | 0.1 | — |
 //! | 2 | 0.2 | conversation snapshots: kept agent lines, last known location; queued actions in the desk vocabulary instead of Live Agent's ([`decode_migrating`] reads format 1 through the old layouts) |
+//! | 3 | 0.3 | outbox events tagged with their desk ([`OutboxEvent`](super::OutboxEvent)), so Enhanced Chat's sit beside Live Agent's; desk snapshots may be Enhanced Chat's (format 1–2 outbox events are Live Agent's, read with [`decode_changed_in`]) |
 //!
-//! A record type whose layout did not change decodes from any known format with [`decode`].
+//! Every stored record type changed layout at some format, so each is read with
+//! [`decode_changed_in`] (or [`decode_migrating`], changed in format 2).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::StoreError;
 
 /// The record format this build writes.
-pub const RECORD_VERSION: u16 = 2;
+pub const RECORD_VERSION: u16 = 3;
 
 /// The oldest format this build reads.
 pub const OLDEST_RECORD_VERSION: u16 = 1;
@@ -46,6 +48,7 @@ fn body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StoreError> {
 }
 
 /// Decodes a record of a type whose layout is the same in every known format.
+#[cfg(test)]
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match split(bytes)? {
         (OLDEST_RECORD_VERSION..=RECORD_VERSION, rest) => body(rest),
@@ -59,9 +62,21 @@ where
     T: DeserializeOwned,
     V1: DeserializeOwned + Into<T>,
 {
+    decode_changed_in::<T, V1>(bytes, 2)
+}
+
+/// Decodes a record whose layout changed in format `changed`: older formats are read as `Old`
+/// and converted.
+pub fn decode_changed_in<T, Old>(bytes: &[u8], changed: u16) -> Result<T, StoreError>
+where
+    T: DeserializeOwned,
+    Old: DeserializeOwned + Into<T>,
+{
     match split(bytes)? {
-        (1, rest) => body::<V1>(rest).map(Into::into),
-        (RECORD_VERSION, rest) => body(rest),
+        (version, rest) if (OLDEST_RECORD_VERSION..changed).contains(&version) => {
+            body::<Old>(rest).map(Into::into)
+        }
+        (version, rest) if (changed..=RECORD_VERSION).contains(&version) => body(rest),
         (other, _) => Err(StoreError::UnknownVersion(other)),
     }
 }

@@ -6,17 +6,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use switchboard_core::session::SessionEvent;
 
 use super::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
-    OutboxEntry, SessionRecord, Store, StoreError, WebhookKey,
+    OutboxEntry, OutboxEvent, SessionRecord, Store, StoreError, WebhookKey,
 };
 
 #[derive(Debug, Default)]
 struct Data {
     sessions: BTreeMap<ChatId, SessionRecord>,
-    outbox: BTreeMap<(ChatId, u64), SessionEvent>,
+    outbox: BTreeMap<(ChatId, u64), OutboxEvent>,
     conversations: BTreeMap<ConversationId, ConversationRecord>,
     actions: BTreeMap<ActionId, Action>,
     inbox: BTreeMap<WebhookKey, u64>,
@@ -70,7 +69,7 @@ impl Store for MemoryStore {
         &self,
         chat: &ChatId,
         record: &SessionRecord,
-        events: &[SessionEvent],
+        events: &[OutboxEvent],
         done: Option<&ActionId>,
     ) -> Result<(), StoreError> {
         let first = record.next_event.saturating_sub(events.len() as u64);

@@ -22,14 +22,13 @@ pub mod records;
 mod sled_store;
 
 use async_trait::async_trait;
-use switchboard_core::session::SessionEvent;
 use thiserror::Error;
 
 pub use envelope::RECORD_VERSION;
 pub use memory::MemoryStore;
 pub use records::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
-    Lane, OutboxEntry, SessionRecord, WebhookKey,
+    Lane, OutboxEntry, OutboxEvent, SessionRecord, WebhookKey,
 };
 pub use sled_store::{SCHEMA_VERSION, SledStore};
 
@@ -79,7 +78,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         chat: &ChatId,
         record: &SessionRecord,
-        events: &[SessionEvent],
+        events: &[OutboxEvent],
         done: Option<&ActionId>,
     ) -> Result<(), StoreError>;
 

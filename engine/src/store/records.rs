@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::conversation::{DeliveryId, Snapshot as ConversationSnapshot, ToUser};
-use switchboard_core::desk::{ChatStart, DeskRequest, Detail};
+use switchboard_core::desk::{ChatStart, DeskEvent, DeskRequest, Detail};
 use switchboard_core::session::{ChatRequest, SessionEvent, VisitorAction};
 
 /// Names one chat: one conversation's session at an agent desk, `{conversation}#{n}`.
@@ -85,6 +85,8 @@ impl WebhookKey {
 pub enum DeskSnapshot {
     /// A Salesforce Live Agent (Legacy Chat) session.
     LiveAgent(switchboard_core::session::Snapshot),
+    /// A Salesforce Enhanced Chat conversation.
+    EnhancedChat(switchboard_core::enhanced::chat::Snapshot),
 }
 
 impl DeskSnapshot {
@@ -92,6 +94,7 @@ impl DeskSnapshot {
     pub fn is_ended(&self) -> bool {
         match self {
             DeskSnapshot::LiveAgent(snapshot) => snapshot.is_ended(),
+            DeskSnapshot::EnhancedChat(snapshot) => snapshot.is_ended(),
         }
     }
 }
@@ -121,13 +124,38 @@ impl From<SessionRecordV1> for SessionRecord {
     }
 }
 
-/// One session event waiting in the outbox, numbered per chat from 0.
+/// An event of a desk session, as its desk produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboxEvent {
+    /// A Live Agent session event (some mean nothing to a conversation: a recovered failover).
+    LiveAgent(SessionEvent),
+    /// An event already in the desk vocabulary (Enhanced Chat's).
+    Desk(DeskEvent),
+}
+
+impl OutboxEvent {
+    /// What the conversation takes from it, if anything.
+    pub fn desk_event(self) -> Option<DeskEvent> {
+        match self {
+            OutboxEvent::LiveAgent(event) => switchboard_core::session::desk::desk_event(event),
+            OutboxEvent::Desk(event) => Some(event),
+        }
+    }
+}
+
+impl From<SessionEvent> for OutboxEvent {
+    fn from(event: SessionEvent) -> OutboxEvent {
+        OutboxEvent::LiveAgent(event)
+    }
+}
+
+/// One desk event waiting in the outbox, numbered per chat from 0.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
     /// Position in the chat's outbox.
     pub seq: u64,
     /// The event.
-    pub event: SessionEvent,
+    pub event: OutboxEvent,
 }
 
 /// One conversation: a channel user and their chats.

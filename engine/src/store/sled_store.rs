@@ -12,12 +12,12 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use switchboard_core::session::SessionEvent;
 use tracing::error;
 
-use super::envelope::{decode, decode_migrating, encode};
+use super::envelope::{decode_changed_in, decode_migrating, encode};
 use super::flusher::Flusher;
 use super::records::{ActionV1, ConversationRecordV1, SessionRecordV1};
 use super::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
-    OutboxEntry, SessionRecord, Store, StoreError, WebhookKey,
+    OutboxEntry, OutboxEvent, SessionRecord, Store, StoreError, WebhookKey,
 };
 
 /// The tree layout this build writes into `meta/schema_version`.
@@ -139,7 +139,7 @@ impl Store for SledStore {
         &self,
         chat: &ChatId,
         record: &SessionRecord,
-        events: &[SessionEvent],
+        events: &[OutboxEvent],
         done: Option<&ActionId>,
     ) -> Result<(), StoreError> {
         let first = record.next_event.saturating_sub(events.len() as u64);
@@ -185,7 +185,7 @@ impl Store for SledStore {
                     .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
                 Ok(OutboxEntry {
                     seq: u64::from_be_bytes(seq_bytes),
-                    event: decode(&value)?,
+                    event: decode_changed_in::<OutboxEvent, SessionEvent>(&value, 3)?,
                 })
             })
             .collect()

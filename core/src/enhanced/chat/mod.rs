@@ -47,6 +47,21 @@ use crate::desk::{DeskEnd, DeskEvent, DeskRequest, EndReason};
 use crate::enhanced::wire::{Entry, TokenAnswer, carries_entry};
 use crate::time::Timestamp;
 
+/// Where a conversation is (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseKind {
+    /// Getting the first access token.
+    Authorizing,
+    /// Creating the conversation.
+    Creating,
+    /// Open: texts go out, entries come in.
+    Open,
+    /// Being closed at Salesforce.
+    Closing,
+    /// Over.
+    Ended,
+}
+
 /// Why an input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnhancedError {
@@ -185,6 +200,22 @@ impl EnhancedChat {
     /// Whether the chat is over.
     pub fn is_ended(&self) -> bool {
         self.persisted.is_ended()
+    }
+
+    /// Where the conversation is.
+    pub fn phase(&self) -> PhaseKind {
+        match self.persisted.phase {
+            Phase::Authorizing => PhaseKind::Authorizing,
+            Phase::Creating => PhaseKind::Creating,
+            Phase::Open => PhaseKind::Open,
+            Phase::Closing { .. } => PhaseKind::Closing,
+            Phase::Ended => PhaseKind::Ended,
+        }
+    }
+
+    /// Whether the event stream is connected.
+    pub fn stream_open(&self) -> bool {
+        matches!(self.io.stream, Stream::Open { .. })
     }
 
     /// Whether an agent is in the chat.

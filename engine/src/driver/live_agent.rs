@@ -1,73 +1,37 @@
-//! One task per live session: it owns the core [`Session`], feeds it HTTP answers, timer
-//! expiries and visitor commands, persists at every `Persist` (snapshot plus the events before
-//! it, flushed) and only then performs the requests that follow. No protocol decision is made
-//! here.
+//! The Live Agent driver: one task per live session. It owns the core [`Session`], feeds it
+//! HTTP answers, timer expiries and visitor commands, persists at every `Persist` (snapshot plus
+//! the events before it, flushed) and only then performs the requests that follow. No protocol
+//! decision is made here.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchboard_core::liveagent::{LiveAgentRequest, Resource};
 use switchboard_core::session::{
-    Input, Output, RequestId, Session, SessionError, SessionEvent, StateKind, TransportFailure,
-    VisitorAction,
+    Input, Output, RequestId, Session, StateKind, TransportFailure, VisitorAction,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tracing::{Instrument, debug, info_span, warn};
 
+use super::{Command, DriverError, Shared, sleep_until};
 use crate::clock;
 use crate::liveagent_client::LiveAgentClient;
-use crate::store::{ActionId, ChatId, DeskSnapshot, SessionRecord, Store, StoreError};
-
-/// What the driver can be asked to do.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// A visitor action; answered once it is durable (or refused). The optional key is removed
-    /// from the bridge's action queue in the same transaction that stores the action's effect.
-    Visitor(
-        VisitorAction,
-        Option<ActionId>,
-        oneshot::Sender<Result<(), DriverError>>,
-    ),
-    /// Stop: cancel requests, keep the stored state (the session lives on in Salesforce).
-    Stop,
-}
-
-/// Why a driver could not take a command or had to stop.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DriverError {
-    /// The session refused the action (it has ended or is ending).
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    /// The state could not be made durable; the driver stopped without sending anything more.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The driver is no longer running.
-    #[error("the session's driver has stopped")]
-    Stopped,
-}
-
-/// What every driver shares.
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) client: LiveAgentClient,
-    /// Told the chat id whenever a chat's outbox grows.
-    pub(crate) outbox_changed: tokio::sync::broadcast::Sender<ChatId>,
-    pub(crate) metrics: crate::metrics::Metrics,
-}
+use crate::store::{ActionId, ChatId, DeskSnapshot, OutboxEvent, StoreError};
 
 type Answer = (RequestId, Result<(u16, String), TransportFailure>);
 
 pub(crate) struct Driver {
     chat: ChatId,
     session: Session,
+    client: LiveAgentClient,
     next_event: u64,
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Command>,
     answers_tx: mpsc::UnboundedSender<Answer>,
     answers: mpsc::UnboundedReceiver<Answer>,
     in_flight: HashMap<RequestId, (Resource, AbortHandle)>,
-    pending_events: Vec<SessionEvent>,
+    pending_events: Vec<OutboxEvent>,
     /// Action-queue key to remove with the next commit.
     pending_done: Option<ActionId>,
     state: watch::Sender<StateKind>,
@@ -77,6 +41,7 @@ impl Driver {
     pub(crate) fn new(
         chat: ChatId,
         session: Session,
+        client: LiveAgentClient,
         next_event: u64,
         shared: Arc<Shared>,
         commands: mpsc::Receiver<Command>,
@@ -86,6 +51,7 @@ impl Driver {
         Driver {
             chat,
             session,
+            client,
             next_event,
             shared,
             commands,
@@ -142,31 +108,38 @@ impl Driver {
                     let _ = self.session.handle(Input::Timeout, clock::now());
                 }
                 command = self.commands.recv() => match command {
-                    Some(Command::Visitor(action, done, reply)) => {
-                        let result = self.session.handle(Input::Visitor(action), clock::now());
-                        self.pending_done = done;
-                        let drained = match result {
-                            Ok(()) => self.drain().await,
-                            Err(e) => {
-                                self.pending_done = None;
-                                let _ = reply.send(Err(DriverError::from(e)));
-                                continue;
-                            }
-                        };
-                        self.pending_done = None;
-                        match drained {
-                            Ok(()) => {
-                                let _ = reply.send(Ok(()));
-                            }
-                            Err(e) => {
-                                // Nothing may go out without durable state: stop here.
-                                let _ = reply.send(Err(DriverError::from(e.clone())));
-                                return Err(e.into());
-                            }
-                        }
+                    Some(Command::Desk(request, done, reply)) => {
+                        let command = Command::Visitor(VisitorAction::from(request), done, reply);
+                        self.on_visitor(command).await?;
                     }
+                    Some(command @ Command::Visitor(..)) => self.on_visitor(command).await?,
                     Some(Command::Stop) | None => return Ok(self.session.state()),
                 },
+            }
+        }
+    }
+
+    /// A visitor action: handled, made durable, then answered.
+    async fn on_visitor(&mut self, command: Command) -> Result<(), DriverError> {
+        let Command::Visitor(action, done, reply) = command else {
+            return Ok(());
+        };
+        if let Err(e) = self.session.handle(Input::Visitor(action), clock::now()) {
+            let _ = reply.send(Err(DriverError::from(e)));
+            return Ok(());
+        }
+        self.pending_done = done;
+        let drained = self.drain().await;
+        self.pending_done = None;
+        match drained {
+            Ok(()) => {
+                let _ = reply.send(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing may go out without durable state: stop here.
+                let _ = reply.send(Err(DriverError::from(e.clone())));
+                Err(e.into())
             }
         }
     }
@@ -180,7 +153,7 @@ impl Driver {
                         handle.abort();
                     }
                 }
-                Output::Event(event) => self.pending_events.push(event),
+                Output::Event(event) => self.pending_events.push(OutboxEvent::LiveAgent(event)),
                 Output::ProtocolError(resource) => {
                     // The body may hold visitor or agent text: only its resource is named.
                     warn!(
@@ -201,32 +174,20 @@ impl Driver {
     }
 
     async fn persist(&mut self) -> Result<(), StoreError> {
-        let next_event = self.next_event + self.pending_events.len() as u64;
-        let record = SessionRecord {
-            snapshot: DeskSnapshot::LiveAgent(self.session.snapshot().clone()),
-            next_event,
-        };
-        self.shared.store.commit_session(
+        let snapshot = DeskSnapshot::LiveAgent(self.session.snapshot().clone());
+        super::commit(
+            &self.shared,
             &self.chat,
-            &record,
-            &self.pending_events,
-            self.pending_done.as_ref(),
-        )?;
-        // Committed: only now are the events and the done marker spent.
-        let events = std::mem::take(&mut self.pending_events);
-        self.next_event = next_event;
-        self.pending_done = None;
-        self.shared.store.flush().await?;
-        self.shared.metrics.persisted();
-        if !events.is_empty() {
-            debug!(count = events.len(), "events stored");
-            let _ = self.shared.outbox_changed.send(self.chat.clone());
-        }
-        Ok(())
+            snapshot,
+            &mut self.next_event,
+            &mut self.pending_events,
+            &mut self.pending_done,
+        )
+        .await
     }
 
     fn send(&mut self, id: RequestId, request: LiveAgentRequest, timeout: std::time::Duration) {
-        let client = self.shared.client.clone();
+        let client = self.client.clone();
         let answers = self.answers_tx.clone();
         let resource = request.resource;
         debug!(%id, ?resource, "request");
@@ -236,12 +197,5 @@ impl Driver {
             let _ = answers.send((id, result));
         });
         self.in_flight.insert(id, (resource, task.abort_handle()));
-    }
-}
-
-async fn sleep_until(at: Option<switchboard_core::time::Timestamp>) {
-    match at {
-        Some(at) => tokio::time::sleep(clock::until(at)).await,
-        None => std::future::pending().await,
     }
 }

@@ -13,6 +13,10 @@ use thiserror::Error;
 
 use crate::liveagent_client::Endpoint;
 
+mod desk;
+
+pub use desk::{AgentDeskConfig, DeskType, EnhancedChatConfig};
+
 /// A configuration problem, naming the field.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -76,8 +80,15 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
-    /// The Live Agent deployment.
-    pub live_agent: LiveAgentConfig,
+    /// Which agent desk new chats go to.
+    #[serde(default)]
+    pub agent_desk: AgentDeskConfig,
+    /// The Live Agent (Legacy Chat) deployment; required when it is the desk.
+    #[serde(default)]
+    pub live_agent: Option<LiveAgentConfig>,
+    /// The Enhanced Chat deployment; required when it is the desk.
+    #[serde(default)]
+    pub enhanced_chat: Option<EnhancedChatConfig>,
     /// What users are told and how chats start and end.
     #[serde(default)]
     pub conversation: ConversationSection,
@@ -388,29 +399,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        Endpoint::parse(&self.live_agent.endpoint)
-            .map_err(|e| invalid("live_agent.endpoint", e.to_string()))?;
-        for (field, value) in [
-            (
-                "live_agent.organization_id",
-                &self.live_agent.organization_id,
-            ),
-            ("live_agent.deployment_id", &self.live_agent.deployment_id),
-            ("live_agent.button_id", &self.live_agent.button_id),
-        ] {
-            if value.trim().is_empty() {
-                return Err(invalid(field, "must not be empty"));
-            }
-        }
-        if !(29..=99).contains(&self.live_agent.api_version) {
-            return Err(invalid(
-                "live_agent.api_version",
-                "must be between 29 and 99",
-            ));
-        }
-        if !(self.live_agent.retry_delay_secs > 0.0 && self.live_agent.retry_delay_secs <= 60.0) {
-            return Err(invalid("live_agent.retry_delay_secs", "must be in (0, 60]"));
-        }
+        self.validate_desks()?;
         for (field, value) in [
             ("http.header_timeout_secs", self.http.header_timeout_secs),
             ("http.body_timeout_secs", self.http.body_timeout_secs),
@@ -455,9 +444,35 @@ impl Config {
         Ok(())
     }
 
-    /// The session settings this file describes.
+    /// The Live Agent section, if it must be validated (and used).
+    fn validate_live_agent(la: &LiveAgentConfig) -> Result<(), ConfigError> {
+        Endpoint::parse(&la.endpoint).map_err(|e| invalid("live_agent.endpoint", e.to_string()))?;
+        for (field, value) in [
+            ("live_agent.organization_id", &la.organization_id),
+            ("live_agent.deployment_id", &la.deployment_id),
+            ("live_agent.button_id", &la.button_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "must not be empty"));
+            }
+        }
+        if !(29..=99).contains(&la.api_version) {
+            return Err(invalid(
+                "live_agent.api_version",
+                "must be between 29 and 99",
+            ));
+        }
+        if !(la.retry_delay_secs > 0.0 && la.retry_delay_secs <= 60.0) {
+            return Err(invalid("live_agent.retry_delay_secs", "must be in (0, 60]"));
+        }
+        Ok(())
+    }
+
+    /// The session settings this file describes (defaults without a `[live_agent]` section).
     pub fn session_config(&self) -> SessionConfig {
-        let la = &self.live_agent;
+        let Some(la) = &self.live_agent else {
+            return SessionConfig::default();
+        };
         SessionConfig {
             api_version: la.api_version,
             organization_id: la.organization_id.clone(),
@@ -471,9 +486,14 @@ impl Config {
     }
 
     /// The Live Agent endpoint (validated by `load`).
-    pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
-        Endpoint::parse(&self.live_agent.endpoint)
-            .map_err(|e| invalid("live_agent.endpoint", e.to_string()))
+    pub fn endpoint(&self) -> Result<Option<Endpoint>, ConfigError> {
+        self.live_agent
+            .as_ref()
+            .map(|la| {
+                Endpoint::parse(&la.endpoint)
+                    .map_err(|e| invalid("live_agent.endpoint", e.to_string()))
+            })
+            .transpose()
     }
 }
 
@@ -512,7 +532,10 @@ token_env = "WECHAT_TOKEN"
         let config = Config::parse(MINIMAL, "test.toml").unwrap();
         assert_eq!(config.listen, default_listen());
         assert_eq!(config.admin.listen, default_admin_listen());
-        assert_eq!(config.live_agent.api_version, 52);
+        assert_eq!(
+            config.live_agent.as_ref().map(|la| la.api_version),
+            Some(52)
+        );
         assert_eq!(config.conversation.end_keywords, vec!["end", "结束"]);
         assert_eq!(config.channels[0].id(), "main");
         assert_eq!(config.http.header_timeout_secs, 5.0);
@@ -557,7 +580,7 @@ token_env = "WECHAT_TOKEN"
 
     #[test]
     fn the_documented_example_file_parses() {
-        let text = include_str!("../../docs/switchboard.example.toml");
+        let text = include_str!("../../../docs/switchboard.example.toml");
         let config = Config::parse(text, "docs/switchboard.example.toml").unwrap();
         assert_eq!(config.log.format, LogFormat::Json);
         assert_eq!(config.conversation.language, "zh-CN");
