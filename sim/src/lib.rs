@@ -1,8 +1,9 @@
 //! # switchboard-sim
 //!
 //! Faithful simulators of the servers Switchboard talks to, for tests, benchmarks and the demo:
-//! a Live Agent visitor-API server with an agent control API, a WeChat API server, and a WeChat
-//! "user" that pushes signed or encrypted webhooks.
+//! a Live Agent visitor-API server with an agent control API, a Salesforce Enhanced Chat server
+//! (REST plus Server-Sent Events) with the same, a WeChat API server, and a WeChat "user" that
+//! pushes signed or encrypted webhooks.
 //!
 //! Contract: a simulator rejects what the real server rejects (status codes, envelopes, sequence
 //! rules, failover) and exposes every UNCONFIRMED behaviour of the specs as a knob. It depends on
@@ -17,6 +18,13 @@
 //!   reference server of `switchboard-core` served over HTTP with real long-poll holds, and the
 //!   agent's side as a Rust handle ([`liveagent::AgentControl`]: accept, reject, text, typing,
 //!   transfer, file request, end, failover, expiry, recorded requests) and as JSON under `/__sim/`.
+//! - [`enhanced`]: the Enhanced Chat (MIAW) server ([`enhanced::EnhancedChatSim`]): the
+//!   `model::enhanced` reference server of `switchboard-core` served over HTTP, with a real SSE
+//!   stream per subject (pings, `Last-Event-Id` replay, drops mid-frame, stalls, 401/5xx on
+//!   connect), and the agent's side as a Rust handle ([`enhanced::EnhancedAgent`]: accept, text,
+//!   typing, receipts, transfer, end session, stream and token faults, recorded requests) and
+//!   as JSON under `/__sim/`.
 
+pub mod enhanced;
 pub mod liveagent;
 pub mod wechat;
