@@ -38,6 +38,19 @@ pub struct Simulated {
     pub language: String,
     /// Agent-line merge window.
     pub merge_window_ms: u64,
+    /// New chats go to this Enhanced Chat simulator instead of Live Agent.
+    pub enhanced_chat: Option<SimulatedEnhanced>,
+}
+
+/// An Enhanced Chat simulator as the gateway sees it.
+#[derive(Debug, Clone)]
+pub struct SimulatedEnhanced {
+    /// Its base URL (the SCRT URL).
+    pub url: String,
+    /// The org id it expects.
+    pub org_id: String,
+    /// The deployment name it expects.
+    pub deployment: String,
 }
 
 impl Simulated {
@@ -61,6 +74,20 @@ impl Simulated {
             data_dir: data_dir.into(),
             language: "en".into(),
             merge_window_ms: 200,
+            enhanced_chat: None,
+        }
+    }
+
+    /// The same, with new chats going to the Enhanced Chat simulator `sim`.
+    pub fn on_enhanced_chat(self, sim: &switchboard_sim::enhanced::EnhancedChatSim) -> Simulated {
+        let knobs = sim.agent().knobs();
+        Simulated {
+            enhanced_chat: Some(SimulatedEnhanced {
+                url: sim.base_url(),
+                org_id: knobs.org_id,
+                deployment: knobs.es_developer_name,
+            }),
+            ..self
         }
     }
 
@@ -70,6 +97,33 @@ impl Simulated {
             format!("encoding_aes_key_env = \"{AES_KEY_ENV}\"\n")
         } else {
             String::new()
+        };
+        let desk = match &self.enhanced_chat {
+            Some(ec) => format!(
+                r#"
+[agent_desk]
+type = "enhanced_chat"
+
+[enhanced_chat]
+url = "{url}"
+org_id = "{org}"
+deployment = "{deployment}"
+name_field = "Visitor_Name"
+request_timeout_secs = 5
+unreachable_after_secs = 120
+stream_silence_secs = 30
+
+[enhanced_chat.routing_attributes]
+Channel_Source = "WeChat"
+
+[enhanced_chat.detail_fields]
+"WeChat OpenID" = "WeChat_OpenId"
+"#,
+                url = ec.url,
+                org = ec.org_id,
+                deployment = ec.deployment,
+            ),
+            None => String::new(),
         };
         format!(
             r#"listen = "127.0.0.1:0"
@@ -98,7 +152,7 @@ app_id = "{app_id}"
 app_secret_env = "{APP_SECRET_ENV}"
 token_env = "{TOKEN_ENV}"
 {aes}api_base = "{wx}"
-"#,
+{desk}"#,
             data_dir = self.data_dir,
             la = self.live_agent_url,
             org = self.organization_id,

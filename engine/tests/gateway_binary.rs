@@ -1,5 +1,6 @@
-//! The shipped binary (`switchboard run --config FILE`) against both simulators: ten WeChat
-//! users chat with agents at once while Salesforce fails over and the process is SIGKILLed and
+//! The shipped binary (`switchboard run --config FILE`) against the simulators, once per agent
+//! desk: ten WeChat users chat with agents at once while every chat's connection breaks (a Live
+//! Agent failover; an Enhanced Chat stream dropped mid-frame) and the process is SIGKILLed and
 //! restarted. Every message reaches the agent once, in order, and the user in order with nothing
 //! lost. Two crash plans: one kill at a quiet moment midway (then every reply arrives exactly
 //! once), and two kills every round in the middle of the traffic (then a reply whose send to
@@ -10,9 +11,8 @@ mod support;
 
 use std::time::Duration;
 
+use support::desk::{Desk, DeskKind};
 use support::{all_push, eventually, received_lines, start_gateway, users as wechat_users};
-use switchboard_engine::simulated::Simulated;
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 use switchboard_sim::wechat::WeChatApiSim;
 use switchboard_sim::wechat::state::ApiConfig;
 
@@ -24,21 +24,33 @@ const ROUNDS: usize = 4;
 /// When the process is killed and sessions fail over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Crashes {
-    /// Every session fails over after round 2; one SIGKILL after round 3, with nothing in flight.
+    /// Every chat's connection breaks after round 2; one SIGKILL after round 3, with nothing
+    /// in flight.
     OnceMidway,
     /// Every round: a SIGKILL right after the users' texts were accepted (before they reached
-    /// the agents) and another while the replies are being delivered; failovers every other round.
+    /// the agents) and another while the replies are being delivered; connections break every
+    /// other round.
     TwicePerRound,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_restart() {
-    ten_users_chat(Crashes::OnceMidway).await;
+    ten_users_chat(Crashes::OnceMidway, DeskKind::LiveAgent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_lose_and_repeat_nothing_when_the_binary_is_killed_mid_flight() {
-    ten_users_chat(Crashes::TwicePerRound).await;
+    ten_users_chat(Crashes::TwicePerRound, DeskKind::LiveAgent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_users_chat_on_enhanced_chat_across_dropped_streams_and_a_restart() {
+    ten_users_chat(Crashes::OnceMidway, DeskKind::EnhancedChat).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_users_on_enhanced_chat_lose_and_repeat_nothing_when_the_binary_is_killed_mid_flight() {
+    ten_users_chat(Crashes::TwicePerRound, DeskKind::EnhancedChat).await;
 }
 
 fn restart(gateway: &mut Gateway, config: &std::path::Path) {
@@ -47,17 +59,14 @@ fn restart(gateway: &mut Gateway, config: &std::path::Path) {
     *gateway = start_gateway(config);
 }
 
-async fn ten_users_chat(crashes: Crashes) {
-    let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(500)))
-        .await
-        .unwrap();
+async fn ten_users_chat(crashes: Crashes, kind: DeskKind) {
+    let desk = Desk::start(kind).await;
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .unwrap();
-    let control = live_agent.control();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");
-    let text = Simulated::new(&live_agent, &wechat, APP_ID, dir.path().join("data")).toml();
+    let text = desk.simulated(&wechat, dir.path().join("data")).toml();
     std::fs::write(&config_path, text).unwrap();
 
     let mut gateway = start_gateway(&config_path);
@@ -68,9 +77,9 @@ async fn ten_users_chat(crashes: Crashes) {
         format!("hello from {openid}")
     })
     .await;
-    support::accept_all(&control, USERS).await;
-    // Which session belongs to which user: the prechat carries the OpenID.
-    let session_of = |openid: &str| support::session_of(&control, openid);
+    desk.accept_all(USERS).await;
+    // Which chat belongs to which user: the pre-chat details carry the OpenID.
+    let chat_of = |openid: &str| desk.chat_of(openid);
 
     for round in 1..=ROUNDS {
         all_push(&users, &gateway.webhook, |openid| {
@@ -82,18 +91,13 @@ async fn ten_users_chat(crashes: Crashes) {
             restart(&mut gateway, &config_path);
         }
         for user in &users {
-            let id = session_of(user.openid());
+            let id = chat_of(user.openid());
             let expected = format!("{} message {round}", user.openid());
             eventually("the visitor's text at the agent", || {
-                control
-                    .session(&id)
-                    .filter(|s| s.visitor_texts.contains(&expected))
-                    .map(|_| ())
+                desk.visitor_texts(&id).contains(&expected).then_some(())
             })
             .await;
-            control
-                .send_text(&id, &format!("reply {round} to {}", user.openid()))
-                .unwrap();
+            desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
         }
         if crashes == Crashes::TwicePerRound {
             // Kill while the replies are being taken in and delivered.
@@ -114,7 +118,7 @@ async fn ten_users_chat(crashes: Crashes) {
             Crashes::TwicePerRound => round % 2 == 0,
         };
         if failover {
-            assert_eq!(control.failover_all(), USERS, "every session fails over");
+            assert_eq!(desk.disrupt_all(), USERS, "every chat's connection breaks");
         }
         if crashes == Crashes::OnceMidway && round == 3 {
             // A reply on the phone is not yet a recorded delivery: wait until it is, and for
@@ -127,11 +131,11 @@ async fn ten_users_chat(crashes: Crashes) {
 
     let mut repeated = 0;
     for user in &users {
-        let id = session_of(user.openid());
+        let id = chat_of(user.openid());
         let mut expected = vec![format!("hello from {}", user.openid())];
         expected.extend((1..=ROUNDS).map(|r| format!("{} message {r}", user.openid())));
         assert_eq!(
-            control.session(&id).unwrap().visitor_texts,
+            desk.visitor_texts(&id),
             expected,
             "to the agent, once, in order"
         );
@@ -168,26 +172,22 @@ async fn ten_users_chat(crashes: Crashes) {
             USERS * ROUNDS
         );
     }
-    // A kill between sending ChasitorInit (or SessionId) and storing its answer legitimately
-    // repeats it (same sequence number: the server takes it as a duplicate) or leaves an unused
-    // session to expire; what must hold is one chat per user.
+    // A kill between sending the chat request (ChasitorInit, the conversation's create) and
+    // storing its answer legitimately repeats it (Live Agent: the same sequence number;
+    // Enhanced Chat: the same conversation id, answered 409) or leaves an unused session to
+    // expire; what must hold is one chat per user.
     for user in &users {
-        let chats = control
-            .sessions()
-            .into_iter()
-            .filter(|s| s.phase != switchboard_sim::liveagent::Phase::Created)
-            .filter(|s| s.prechat.iter().any(|(_, v)| v == user.openid()))
-            .count();
-        assert_eq!(chats, 1, "{} has one chat", user.openid());
+        assert_eq!(
+            desk.chats_of(user.openid()),
+            1,
+            "{} has one chat",
+            user.openid()
+        );
     }
     if crashes == Crashes::OnceMidway {
-        let chat_requests = control
-            .recorded()
-            .iter()
-            .filter(|r| r.request.resource == switchboard_core::liveagent::Resource::ChasitorInit)
-            .count();
         assert_eq!(
-            chat_requests, USERS,
+            desk.chat_requests(),
+            USERS,
             "with nothing in flight at the kill, no request repeats"
         );
     }

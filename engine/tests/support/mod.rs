@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_engine::simulated;
+
+pub mod desk;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
 
 pub const APP_ID: &str = "wx5823bf96d3bd56c7";

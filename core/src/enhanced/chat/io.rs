@@ -59,12 +59,12 @@ pub enum Input {
     Timeout,
 }
 
-/// One output, drained with [`poll_output`](super::EnhancedChat::poll_output). A `Persist`
-/// comes first when the state changed: store the snapshot together with the events that
-/// follow it before performing any request.
+/// One output, drained with [`poll_output`](super::EnhancedChat::poll_output): the events of
+/// one input, then a `Persist` when the state changed — store the snapshot together with the
+/// events before it — then the requests, performed only once that is durable.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Store the snapshot (and the events after this mark) durably.
+    /// Store the snapshot, with the events since the last `Persist`, durably.
     Persist,
     /// An event for the conversation, in order.
     Event(DeskEvent),

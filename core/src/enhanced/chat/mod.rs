@@ -1,7 +1,8 @@
 //! One bridged user's Salesforce Enhanced Chat conversation, as a pure state machine speaking
 //! the [desk vocabulary](crate::desk) — the same contract as the Live Agent
 //! [`Session`](crate::session::Session): feed [`Input`]s with the time, drain [`Output`]s
-//! (`Persist` first when the state changed), wake at [`poll_timeout`](EnhancedChat::poll_timeout).
+//! (events, then `Persist` when the state changed — commit the snapshot with the events before
+//! it — then requests), wake at [`poll_timeout`](EnhancedChat::poll_timeout).
 //! It never performs I/O and never reads a clock.
 //!
 //! `Authorizing → Creating → Open → (Closing →) Ended`:
@@ -98,9 +99,8 @@ impl EnhancedChat {
             catch_up: false,
         };
         let mut chat = EnhancedChat::build(config, snapshot);
-        chat.outputs.push_back(Output::Persist);
         chat.plan(now);
-        chat.release();
+        chat.release(true);
         chat
     }
 
@@ -112,7 +112,7 @@ impl EnhancedChat {
             chat.persisted.catch_up = true;
         }
         chat.plan(now);
-        chat.release();
+        chat.release(false);
         chat
     }
 
@@ -153,10 +153,7 @@ impl EnhancedChat {
             Input::Timeout => self.on_timeout(now),
         }
         self.plan(now);
-        if self.persisted != before {
-            self.outputs.push_back(Output::Persist);
-        }
-        self.release();
+        self.release(self.persisted != before);
         Ok(())
     }
 
@@ -520,11 +517,16 @@ impl EnhancedChat {
         self.staged_events.push(DeskEvent::Ended { reason, unsent });
     }
 
-    /// Moves what this input produced to the outputs: after the `Persist` mark (pushed by the
-    /// caller), the events, then the requests.
-    fn release(&mut self) {
+    /// Moves what this input produced to the outputs: the events, then the `Persist` mark
+    /// when the state `changed` (it commits the snapshot with the events before it), then the
+    /// requests.
+    fn release(&mut self, changed: bool) {
+        let events = !self.staged_events.is_empty();
         self.outputs
             .extend(self.staged_events.drain(..).map(Output::Event));
+        if changed || events {
+            self.outputs.push_back(Output::Persist);
+        }
         self.outputs.extend(self.staged.drain(..));
     }
 }

@@ -260,7 +260,14 @@ fn agent_entries_become_desk_events_and_echoes_do_not() {
         })]
     );
     rig.entry_event(stream, 102, &agent_text("m1", "Hello", 1500));
-    assert_eq!(rig.events(), [DeskEvent::AgentText("Hello".into())]);
+    // The event, then the commit that stores it with the snapshot that has taken it.
+    assert_eq!(
+        rig.out,
+        [
+            Output::Event(DeskEvent::AgentText("Hello".into())),
+            Output::Persist
+        ]
+    );
     rig.entry_event(stream, 103, &echo("e1", "whatever"));
     assert!(rig.events().is_empty());
     // The stream's last id is kept for the next connection.
