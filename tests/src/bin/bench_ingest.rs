@@ -81,6 +81,7 @@ fn main() {
             data_dir: dir.path().to_path_buf(),
             language: "en".into(),
             merge_window_ms: 200,
+            enhanced_chat: None,
         }
         .config()
         .expect("configuration");
