@@ -34,8 +34,10 @@ impl Desk {
         let enhanced = match kind {
             DeskKind::LiveAgent => None,
             DeskKind::EnhancedChat => {
-                let mut config = EnhancedSimConfig::default();
-                config.ping_interval = Duration::from_secs(1);
+                let mut config = EnhancedSimConfig {
+                    ping_interval: Duration::from_secs(1),
+                    ..EnhancedSimConfig::default()
+                };
                 config.knobs.routing_delay = Duration::from_millis(50);
                 Some(
                     EnhancedChatSim::start(config)
