@@ -108,8 +108,10 @@ impl EnhancedChat {
     pub fn restore(config: EnhancedConfig, snapshot: Snapshot, now: Timestamp) -> EnhancedChat {
         let mut chat = EnhancedChat::build(config, snapshot);
         if chat.persisted.phase == Phase::Open {
-            // Whatever happened while we were down is listed before anything is sent.
+            // Whatever happened while we were down is listed before anything is sent, and the
+            // text at the head may have gone out just before the crash: its echo tells.
             chat.persisted.catch_up = true;
+            chat.io.head_unsure = true;
         }
         chat.plan(now);
         chat.release(false);
@@ -140,6 +142,14 @@ impl EnhancedChat {
                     self.io.stream = Stream::Open { id, heard_at: now };
                     if carries_entry(&event.event) {
                         match Entry::from_event_data(&event.data) {
+                            // A list is owed (always after the create), and it may hold older
+                            // entries: this one waits for it.
+                            Ok(entry)
+                                if self.persisted.catch_up
+                                    || self.persisted.phase != Phase::Open =>
+                            {
+                                self.io.held.push(entry);
+                            }
                             Ok(entry) => self.take_entry(entry),
                             Err(_) => self.refused("stream event", 200),
                         }
@@ -178,8 +188,14 @@ impl EnhancedChat {
             Stream::Open { heard_at, .. } => earliest(Some(heard_at + self.config.stream_silence)),
             Stream::Opening(_) => {}
         }
-        if self.persisted.phase != Phase::Ended {
+        let live = matches!(
+            self.persisted.phase,
+            Phase::Authorizing | Phase::Creating | Phase::Open
+        );
+        if live && !self.io.token_refused {
             earliest(self.renew_at());
+        }
+        if self.persisted.phase != Phase::Ended {
             earliest(
                 self.io
                     .failing_since
@@ -224,6 +240,15 @@ impl EnhancedChat {
         match self.persisted.phase {
             Phase::Closing { .. } | Phase::Ended => return Err(EnhancedError::Ended),
             Phase::Authorizing | Phase::Creating | Phase::Open => {}
+        }
+        if self
+            .persisted
+            .pending
+            .iter()
+            .any(|p| p.what == Outgoing::End)
+        {
+            // The visitor is ending the chat: nothing more goes to it.
+            return Err(EnhancedError::Ended);
         }
         let what = match request {
             DeskRequest::Text(text) => Outgoing::Text(text),
@@ -278,6 +303,9 @@ impl EnhancedChat {
             (Purpose::Create, 200..=299 | 409) => {
                 self.succeeded();
                 self.persisted.phase = Phase::Open;
+                // A create whose first answer was lost (409 now), or a stream that broke while
+                // it was made, may have let entries by: one list before anything is sent.
+                self.persisted.catch_up = true;
             }
             (Purpose::Create, _) => {
                 self.refused("conversation", status);
@@ -295,14 +323,13 @@ impl EnhancedChat {
                         }
                         // A full page whose newest entry moved on: list the next one.
                         let more = full && self.persisted.newest_entry_at > newest;
-                        self.persisted.catch_up = more;
                         if !more {
-                            self.io.head_unsure = false;
+                            self.caught_up();
                         }
                     }
                     Err(_) => {
                         self.refused("entries", status);
-                        self.persisted.catch_up = false;
+                        self.caught_up();
                     }
                 }
             }
@@ -311,7 +338,7 @@ impl EnhancedChat {
             }
             (Purpose::CatchUp, _) => {
                 self.refused("entries", status);
-                self.persisted.catch_up = false;
+                self.caught_up();
             }
             // 409: a resend of an id Salesforce already has.
             (Purpose::Send, 200..=299 | 409) => {
@@ -325,6 +352,15 @@ impl EnhancedChat {
                 self.io.head_unsure = false;
                 self.persisted.pending.pop_front();
             }
+        }
+    }
+
+    /// The catch-up is over: the entries held meanwhile are taken, after the listed ones.
+    fn caught_up(&mut self) {
+        self.persisted.catch_up = false;
+        self.io.head_unsure = false;
+        for entry in mem::take(&mut self.io.held) {
+            self.take_entry(entry);
         }
     }
 
@@ -494,8 +530,17 @@ impl EnhancedChat {
     /// Ends the chat: the conversation hears it now (with the texts never sent); `close` asks
     /// Salesforce to close the conversation first if the token still allows it.
     fn end(&mut self, reason: EndReason, close: bool) {
-        if self.persisted.phase == Phase::Ended {
-            return;
+        match &mut self.persisted.phase {
+            Phase::Ended => return,
+            Phase::Closing { announce } => {
+                // Already ending: the end is reported once, as it was going to be.
+                if let Some(pending) = announce.take() {
+                    self.announce_end(pending);
+                }
+                self.persisted.phase = Phase::Ended;
+                return;
+            }
+            Phase::Authorizing | Phase::Creating | Phase::Open => {}
         }
         self.announce_end(reason);
         self.persisted.phase = if close && self.persisted.token.is_some() {

@@ -138,6 +138,10 @@ impl EnhancedChat {
                     self.io.stream = Stream::Closed { retry_at: None };
                 }
             }
+            // Not wanted: no reconnect timer is left to wake for.
+            Stream::Closed { retry_at: Some(_) } if !wanted => {
+                self.io.stream = Stream::Closed { retry_at: None };
+            }
             Stream::Closed { retry_at } if wanted && retry_at.is_none_or(|at| at <= now) => {
                 let id = self.io.next_id();
                 let bearer = self

@@ -134,6 +134,9 @@ pub(crate) struct Io {
     pub(crate) token_refused: bool,
     /// The head send's answer was lost: it may have arrived.
     pub(crate) head_unsure: bool,
+    /// Stream entries that arrived while a catch-up was owed, taken after the list (which
+    /// holds the older ones) so that order is kept.
+    pub(crate) held: Vec<crate::enhanced::wire::Entry>,
 }
 
 impl Io {
@@ -149,6 +152,7 @@ impl Io {
             renewed_after_refusal: false,
             token_refused: false,
             head_unsure: false,
+            held: Vec::new(),
         }
     }
 

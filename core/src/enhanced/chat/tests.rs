@@ -169,6 +169,11 @@ impl Rig {
         assert_eq!(bearer.as_deref(), Some("tok-1"));
         rig.answer(201, "{}");
         assert_eq!(rig.out.first(), Some(&Output::Persist));
+        // Once created, one list of what the stream may have let by, before anything is sent.
+        let (_, list, _) = rig.request();
+        assert!(matches!(list, EnhancedRequest::ListEntries { since: None, .. }), "{list:?}");
+        rig.answer(200, r#"{"conversationEntries":[]}"#);
+        rig.no_request();
         (rig, stream)
     }
 
