@@ -171,7 +171,10 @@ impl Rig {
         assert_eq!(rig.out.first(), Some(&Output::Persist));
         // Once created, one list of what the stream may have let by, before anything is sent.
         let (_, list, _) = rig.request();
-        assert!(matches!(list, EnhancedRequest::ListEntries { since: None, .. }), "{list:?}");
+        assert!(
+            matches!(list, EnhancedRequest::ListEntries { since: None, .. }),
+            "{list:?}"
+        );
         rig.answer(200, r#"{"conversationEntries":[]}"#);
         rig.no_request();
         (rig, stream)

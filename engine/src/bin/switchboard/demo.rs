@@ -1,5 +1,6 @@
-//! `switchboard demo`: the gateway plus both simulators on localhost, with embedded defaults.
-//! Prints the agent console's and the WeChat phone page's URLs; stops on Ctrl-C.
+//! `switchboard demo [--desk live-agent|enhanced-chat]`: the gateway plus the simulators on
+//! localhost, with embedded defaults. Prints the agent side's and the WeChat phone page's URLs;
+//! stops on Ctrl-C.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use switchboard_engine::app::App;
 use switchboard_engine::simulated::{self, Simulated};
+use switchboard_sim::enhanced::{EnhancedChatSim, EnhancedSimConfig};
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 use switchboard_sim::wechat::api::WeChatApiSim;
 use switchboard_sim::wechat::phone::PhoneConfig;
@@ -20,7 +22,16 @@ const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const ADMIN_TOKEN: &str = "demo-admin-token";
 const DEMO_USER: &str = "oDemoUser0000000000000000001";
 
-pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// Which desk the demo simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoDesk {
+    /// Legacy Chat, with the agent console page.
+    LiveAgent,
+    /// Enhanced Chat, its agent side driven through `/__sim/` JSON.
+    EnhancedChat,
+}
+
+pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<()> {
     let data_dir = data_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("switchboard-demo-{}", std::process::id()))
     });
@@ -30,11 +41,22 @@ pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .context("starting the WeChat simulator")?;
-    let config = Simulated {
+    let enhanced = match desk {
+        DemoDesk::LiveAgent => None,
+        DemoDesk::EnhancedChat => Some(
+            EnhancedChatSim::start(EnhancedSimConfig::default())
+                .await
+                .context("starting the Enhanced Chat simulator")?,
+        ),
+    };
+    let mut simulated = Simulated {
         merge_window_ms: 800,
         ..Simulated::new(&live_agent, &wechat, APP_ID, data_dir.clone())
+    };
+    if let Some(sim) = &enhanced {
+        simulated = simulated.on_enhanced_chat(sim);
     }
-    .config()?;
+    let config = simulated.config()?;
     crate::logging::init(&config.log);
     crate::limits::raise_open_file_limit();
     let secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
@@ -52,10 +74,23 @@ pub async fn demo(data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         },
     ));
     println!("Switchboard demo is running (Ctrl-C to stop).");
-    println!(
-        "  Agent console (Salesforce side): {}/console",
-        live_agent.base_url()
-    );
+    match &enhanced {
+        None => println!(
+            "  Agent console (Salesforce side): {}/console",
+            live_agent.base_url()
+        ),
+        Some(sim) => {
+            let base = sim.base_url();
+            println!("  Enhanced Chat agent side (JSON): {base}/__sim/conversations");
+            println!(
+                "    accept: curl -X POST {base}/__sim/conversations/ID/accept -d '{{\"agent\":\"Andy\"}}'"
+            );
+            println!(
+                "    reply:  curl -X POST {base}/__sim/conversations/ID/text -d '{{\"text\":\"Hello\"}}'"
+            );
+            println!("    end:    curl -X POST {base}/__sim/conversations/ID/end");
+        }
+    }
     println!(
         "  WeChat phone (customer side):    {}",
         wechat.phone_url(DEMO_USER)

@@ -34,6 +34,10 @@ enum Command {
         /// Directory for the demo's data (default: a fresh temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The agent desk to simulate: `live-agent` (with the agent console page) or
+        /// `enhanced-chat` (the agent side is a JSON API).
+        #[arg(long, default_value = "live-agent")]
+        desk: demo::DemoDesk,
     },
     /// Validate a configuration file, resolve its secrets and try its endpoints.
     Check {
@@ -76,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Run { config } => run::run(&config).await,
-            Command::Demo { data_dir } => demo::demo(data_dir).await,
+            Command::Demo { data_dir, desk } => demo::demo(data_dir, desk).await,
             Command::Check { config } => check::check(&config).await,
             Command::Sessions {
                 admin,
