@@ -47,6 +47,31 @@ pub enum AppError {
     },
 }
 
+/// The Enhanced Chat settings, with the identity signer when verified users are configured
+/// (its key is a secret).
+pub fn enhanced_settings(
+    config: &Config,
+    secrets: &dyn Secrets,
+) -> Result<Option<crate::engine::EnhancedSettings>, ConfigError> {
+    let Some(mut settings) = config.enhanced_settings()? else {
+        return Ok(None);
+    };
+    if let Some(ec) = &config.enhanced_chat
+        && let (Some(issuer), Some(var)) = (&ec.identity_issuer, &ec.identity_key_env)
+    {
+        let field = "enhanced_chat.identity_key_env";
+        let key = secrets.get(field, var)?;
+        let signer = crate::identity::IdentitySigner::from_key_text(&key, issuer).map_err(|e| {
+            ConfigError::Invalid {
+                field: field.to_owned(),
+                message: e.to_string(),
+            }
+        })?;
+        settings.identity = Some(Arc::new(signer));
+    }
+    Ok(Some(settings))
+}
+
 /// Secrets, looked up by the environment-variable names the configuration gives.
 pub trait Secrets: Send + Sync {
     /// The value of `var`, for `field`.
@@ -101,7 +126,7 @@ impl App {
                 data_dir: config.data_dir.clone(),
                 live_agent: config.endpoint()?,
                 session: config.session_config(),
-                enhanced: config.enhanced_settings()?,
+                enhanced: enhanced_settings(config, secrets)?,
             },
         )
         .await?;

@@ -17,3 +17,8 @@ pub fn now() -> Timestamp {
 pub fn until(at: Timestamp) -> Duration {
     at.saturating_since(now())
 }
+
+/// Seconds since the Unix epoch (for the claims of tokens the gateway signs).
+pub fn unix_secs() -> u64 {
+    now().as_millis() / 1000
+}

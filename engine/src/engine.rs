@@ -53,11 +53,14 @@ pub struct EnhancedSettings {
     /// Pre-chat field per detail label (`WeChat OpenID` → `WeChat_OpenId`); details without
     /// one are not sent.
     pub detail_fields: BTreeMap<String, String>,
+    /// Signs verified users' identity tokens; `None`: every chat is an anonymous end user.
+    pub identity: Option<Arc<crate::identity::IdentitySigner>>,
 }
 
 impl EnhancedSettings {
-    /// The start of a conversation for `start`, with a fresh random conversation id.
-    fn start(&self, start: &ChatStart) -> Result<EnhancedStart, EngineError> {
+    /// The start of `chat`'s conversation for `start`, with a fresh random conversation id (and
+    /// the user's verified subject, when the gateway signs identity tokens).
+    fn start(&self, chat: &ChatId, start: &ChatStart) -> Result<EnhancedStart, EngineError> {
         let mut attributes = self.fixed_attributes.clone();
         if let Some(field) = &self.name_field {
             attributes.insert(field.clone(), start.visitor_name.clone());
@@ -69,7 +72,10 @@ impl EnhancedSettings {
         }
         Ok(EnhancedStart {
             conversation_id: random_uuid()?,
-            verified_subject: None,
+            verified_subject: match (&self.identity, chat.conversation()) {
+                (Some(signer), Some(conversation)) => Some(signer.subject_for(&conversation)),
+                _ => None,
+            },
             routing_attributes: attributes,
             language: (!start.language.is_empty()).then(|| start.language.replace('-', "_")),
         })
@@ -171,10 +177,13 @@ impl Engine {
                 shared: Arc::new(Shared {
                     store,
                     client: config.live_agent.clone().map(LiveAgentClient::new),
-                    enhanced: config
-                        .enhanced
-                        .as_ref()
-                        .map(|e| EnhancedClient::new(e.url.clone(), e.chat.deployment.clone())),
+                    enhanced: config.enhanced.as_ref().map(|e| {
+                        EnhancedClient::new(
+                            e.url.clone(),
+                            e.chat.deployment.clone(),
+                            e.identity.clone(),
+                        )
+                    }),
                     outbox_changed,
                     metrics: Metrics::default(),
                 }),
@@ -239,8 +248,11 @@ impl Engine {
             return self.start_chat_once(chat, start.into(), done).await;
         };
         self.check_new(&chat)?;
-        let machine =
-            EnhancedChat::new(settings.chat.clone(), settings.start(&start)?, clock::now());
+        let machine = EnhancedChat::new(
+            settings.chat.clone(),
+            settings.start(&chat, &start)?,
+            clock::now(),
+        );
         let snapshot = DeskSnapshot::EnhancedChat(machine.snapshot().clone());
         self.start(chat, DeskMachine::Enhanced(machine), snapshot, done)
             .await

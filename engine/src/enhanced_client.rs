@@ -4,6 +4,7 @@
 //! [`SseParser`](switchboard_core::enhanced::sse::SseParser) and reports each event as an
 //! [`Input`]. No protocol decision is made here.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +17,8 @@ use switchboard_core::enhanced::sse::SseParser;
 use switchboard_core::enhanced::wire::{Deployment, EnhancedRequest, Method, SSE_PATH};
 use thiserror::Error;
 use tokio::sync::mpsc;
+
+use crate::identity::IdentitySigner;
 
 /// Largest REST answer accepted (an entries page is a few tens of KiB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -62,12 +65,17 @@ impl ScrtUrl {
 pub struct EnhancedClient {
     url: ScrtUrl,
     deployment: Deployment,
+    identity: Option<Arc<IdentitySigner>>,
     http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl EnhancedClient {
-    /// A client for the deployment at `url`.
-    pub fn new(url: ScrtUrl, deployment: Deployment) -> EnhancedClient {
+    /// A client for the deployment at `url`; `identity` signs verified users' identity tokens.
+    pub fn new(
+        url: ScrtUrl,
+        deployment: Deployment,
+        identity: Option<Arc<IdentitySigner>>,
+    ) -> EnhancedClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -83,6 +91,7 @@ impl EnhancedClient {
         EnhancedClient {
             url,
             deployment,
+            identity,
             http,
         }
     }
@@ -93,16 +102,27 @@ impl EnhancedClient {
     }
 
     /// Performs one REST request within `timeout`: `Response` with its status and body, or
-    /// `Failed` when no answer came.
+    /// `Failed` when no answer came (or a verified user's identity token could not be signed).
     pub async fn perform(
         &self,
         id: RequestId,
         request: &EnhancedRequest,
         bearer: Option<&str>,
-        identity: Option<&str>,
         timeout: Duration,
     ) -> Input {
-        match tokio::time::timeout(timeout, self.send(request, bearer, identity)).await {
+        let identity = match (request, &self.identity) {
+            (EnhancedRequest::VerifiedToken { subject }, Some(signer)) => {
+                match signer.sign(subject, crate::clock::unix_secs()) {
+                    Ok(token) => Some(token),
+                    Err(e) => {
+                        tracing::error!(error = %e, "identity token not signed");
+                        return Input::Failed { id };
+                    }
+                }
+            }
+            _ => None,
+        };
+        match tokio::time::timeout(timeout, self.send(request, bearer, identity.as_deref())).await {
             Ok(Some((status, body))) => Input::Response { id, status, body },
             Ok(None) | Err(_) => Input::Failed { id },
         }

@@ -32,6 +32,7 @@
 //! | [`store`] | the typed [`Store`] trait (units of work), sled and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
 //! | [`enhanced_client`] | the Enhanced Chat client: REST requests and event streams |
+//! | [`identity`] | signing verified users' identity tokens for Enhanced Chat |
 //! | [`bridge`] | routing to one owner task per conversation; webhooks; performing queued actions |
 //! | [`http`] | the public (webhook) and admin listeners |
 //! | [`config`] | the TOML configuration and its validation |
@@ -50,6 +51,7 @@ pub mod driver;
 pub mod engine;
 pub mod enhanced_client;
 pub mod http;
+pub mod identity;
 pub mod liveagent_client;
 pub mod metrics;
 pub mod registry;

@@ -51,7 +51,14 @@ pub struct SimulatedEnhanced {
     pub org_id: String,
     /// The deployment name it expects.
     pub deployment: String,
+    /// Verified users: the keyset issuer it trusts (the key is the secret
+    /// [`IDENTITY_KEY_ENV`]); `None`: anonymous end users.
+    pub identity_issuer: Option<String>,
 }
+
+/// The variable of the verified users' signing key, when [`SimulatedEnhanced::identity_issuer`]
+/// is set.
+pub const IDENTITY_KEY_ENV: &str = "SIM_ENHANCED_IDENTITY_KEY";
 
 impl Simulated {
     /// Pointed at these simulators, for `app_id`, storing in `data_dir`; encrypted pushes,
@@ -86,6 +93,7 @@ impl Simulated {
                 url: sim.base_url(),
                 org_id: knobs.org_id,
                 deployment: knobs.es_developer_name,
+                identity_issuer: None,
             }),
             ..self
         }
@@ -112,7 +120,7 @@ name_field = "Visitor_Name"
 request_timeout_secs = 5
 unreachable_after_secs = 120
 stream_silence_secs = 30
-
+{identity}
 [enhanced_chat.routing_attributes]
 Channel_Source = "WeChat"
 
@@ -122,6 +130,12 @@ Channel_Source = "WeChat"
                 url = ec.url,
                 org = ec.org_id,
                 deployment = ec.deployment,
+                identity = match &ec.identity_issuer {
+                    Some(issuer) => format!(
+                        "identity_issuer = {issuer:?}\nidentity_key_env = \"{IDENTITY_KEY_ENV}\"\n"
+                    ),
+                    None => String::new(),
+                },
             ),
             None => String::new(),
         };

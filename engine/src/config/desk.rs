@@ -66,6 +66,13 @@ pub struct EnhancedChatConfig {
     /// The event stream is reopened after this long without an event or keep-alive.
     #[serde(default = "default_stream_silence")]
     pub stream_silence_secs: u64,
+    /// Verified users: the keyset's issuer (`iss`); with `identity_key_env`, every user is a
+    /// verified end user whose token the gateway renews.
+    #[serde(default)]
+    pub identity_issuer: Option<String>,
+    /// Environment variable holding the keyset's RSA private key (PKCS#8, PEM or base64 DER).
+    #[serde(default)]
+    pub identity_key_env: Option<String>,
 }
 
 fn default_token_lifetime() -> u64 {
@@ -132,6 +139,12 @@ impl Config {
                     return Err(invalid(field, "must be at least 1"));
                 }
             }
+            if ec.identity_issuer.is_some() != ec.identity_key_env.is_some() {
+                return Err(invalid(
+                    "enhanced_chat.identity_issuer",
+                    "identity_issuer and identity_key_env go together (verified users need both)",
+                ));
+            }
             if ec.renew_margin_secs >= ec.token_lifetime_secs {
                 return Err(invalid(
                     "enhanced_chat.renew_margin_secs",
@@ -168,6 +181,7 @@ impl Config {
             fixed_attributes: ec.routing_attributes.clone(),
             name_field: ec.name_field.clone(),
             detail_fields: ec.detail_fields.clone(),
+            identity: None,
         }))
     }
 }

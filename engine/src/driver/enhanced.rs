@@ -183,7 +183,7 @@ impl EnhancedDriver {
                     let (client, inputs) = (self.client.clone(), self.inputs_tx.clone());
                     let task = tokio::spawn(async move {
                         let input = client
-                            .perform(id, &request, bearer.as_deref(), None, timeout)
+                            .perform(id, &request, bearer.as_deref(), timeout)
                             .await;
                         let _ = inputs.send(input);
                     });

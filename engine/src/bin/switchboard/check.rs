@@ -10,6 +10,7 @@ use switchboard_core::enhanced::chat::{Input, RequestId};
 use switchboard_core::enhanced::wire::{EnhancedRequest, TokenAnswer};
 use switchboard_core::liveagent::responses::decode_availability;
 use switchboard_core::liveagent::{LiveAgentRequest, Method, Resource};
+use switchboard_engine::app::EnvSecrets;
 use switchboard_engine::config::{ChannelConfig, Config, secret_from_env};
 use switchboard_engine::{EnhancedClient, EnhancedSettings, LiveAgentClient};
 
@@ -87,7 +88,7 @@ pub async fn check(path: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(settings) = config.enhanced_settings()? {
+    if let Some(settings) = switchboard_engine::app::enhanced_settings(&config, &EnvSecrets)? {
         problems += check_enhanced(&settings).await;
     }
     anyhow::ensure!(problems == 0, "{problems} problem(s) found");
@@ -97,10 +98,10 @@ pub async fn check(path: &Path) -> anyhow::Result<()> {
 /// Asks the deployment for an anonymous token: the URL, org id and deployment name are right
 /// when one comes back. The number of problems found.
 async fn check_enhanced(settings: &EnhancedSettings) -> usize {
-    let client = EnhancedClient::new(settings.url.clone(), settings.chat.deployment.clone());
+    let client = EnhancedClient::new(settings.url.clone(), settings.chat.deployment.clone(), None);
     let request = EnhancedRequest::UnauthenticatedToken;
     let answer = client
-        .perform(RequestId(0), &request, None, None, Duration::from_secs(10))
+        .perform(RequestId(0), &request, None, Duration::from_secs(10))
         .await;
     let base = settings.url.base();
     match answer {
