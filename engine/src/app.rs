@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_channels::wechat::{WeChatChannel, WeChatConfig};
 use switchboard_channels::{Capabilities, Channel};
 use switchboard_core::conversation::{ConversationConfig, Forwarding, Templates};
 use thiserror::Error;
@@ -16,7 +15,8 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::bridge::{Bridge, BridgeChannel, BridgeError};
-use crate::config::{ChannelConfig, Config, ConfigError, forwarding, secret_from_env};
+pub use crate::config::Secrets;
+use crate::config::{Config, ConfigError, secret_from_env};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::http::limits::{ADMIN_MAX_CONNECTIONS, inbound_cap};
 use crate::http::{
@@ -70,12 +70,6 @@ pub fn enhanced_settings(
         settings.identity = Some(Arc::new(signer));
     }
     Ok(Some(settings))
-}
-
-/// Secrets, looked up by the environment-variable names the configuration gives.
-pub trait Secrets: Send + Sync {
-    /// The value of `var`, for `field`.
-    fn get(&self, field: &str, var: &str) -> Result<String, ConfigError>;
 }
 
 /// Secrets from the process environment.
@@ -241,37 +235,17 @@ fn build_channels(
     secrets: &dyn Secrets,
 ) -> Result<BTreeMap<String, BridgeChannel>, AppError> {
     let mut channels = BTreeMap::new();
-    for (i, channel) in config.channels.iter().enumerate() {
-        match channel {
-            ChannelConfig::Wechat(w) => {
-                let field = |name: &str| format!("channels[{i}].{name}");
-                let app_secret = secrets.get(&field("app_secret_env"), &w.app_secret_env)?;
-                let token = secrets.get(&field("token_env"), &w.token_env)?;
-                let aes_key = match &w.encoding_aes_key_env {
-                    Some(var) => Some(secrets.get(&field("encoding_aes_key_env"), var)?),
-                    None => None,
-                };
-                let wechat = WeChatConfig::new(&w.app_id, app_secret, token, aes_key.as_deref())
-                    .with_api_base(&w.api_base);
-                let adapter = WeChatChannel::new(wechat).map_err(|e| ConfigError::Invalid {
-                    field: field("encoding_aes_key_env"),
-                    message: e.to_string(),
-                })?;
-                let adapter: Arc<dyn Channel> = Arc::new(adapter);
-                let conversation = for_channel(
-                    conversation,
-                    &adapter.capabilities(),
-                    forwarding(&w.forward_events),
-                );
-                channels.insert(
-                    w.id.clone(),
-                    BridgeChannel {
-                        adapter,
-                        conversation,
-                    },
-                );
-            }
-        }
+    for (i, section) in config.channels.iter().enumerate() {
+        let field = format!("channels[{i}]");
+        let built = section.factory(&field)?.build(section, &field, secrets)?;
+        let conversation = for_channel(conversation, &built.adapter.capabilities(), built.forward);
+        channels.insert(
+            section.id().to_owned(),
+            BridgeChannel {
+                adapter: built.adapter,
+                conversation,
+            },
+        );
     }
     Ok(channels)
 }

@@ -35,6 +35,7 @@
 //! | [`identity`] | signing verified users' identity tokens for Enhanced Chat |
 //! | [`bridge`] | routing to one owner task per conversation; webhooks; performing queued actions |
 //! | [`http`] | the public (webhook) and admin listeners |
+//! | [`channels`] | the channel registry: one factory per built-in channel type |
 //! | [`config`] | the TOML configuration and its validation |
 //! | [`app`] | everything assembled from a config, and its orderly shutdown |
 //! | [`simulated`] | the configuration for running against the simulators (demo, tests) |
@@ -45,6 +46,7 @@
 
 pub mod app;
 pub mod bridge;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod driver;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use switchboard_core::session::SessionConfig;
 use thiserror::Error;
 
+use crate::channels::ChannelSection;
 use crate::liveagent_client::Endpoint;
 
 mod desk;
@@ -93,7 +94,7 @@ pub struct Config {
     #[serde(default)]
     pub conversation: ConversationSection,
     /// The channel adapters, in an explicit list.
-    pub channels: Vec<ChannelConfig>,
+    pub channels: Vec<ChannelSection>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -313,46 +314,6 @@ fn default_queue_notice() -> u64 {
     30
 }
 
-/// One `[[channels]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ChannelConfig {
-    /// A WeChat Official Account.
-    Wechat(WeChatSection),
-}
-
-impl ChannelConfig {
-    /// The id in the webhook path `/channels/{id}`.
-    pub fn id(&self) -> &str {
-        match self {
-            ChannelConfig::Wechat(w) => &w.id,
-        }
-    }
-}
-
-/// `[[channels]] type = "wechat"`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeChatSection {
-    /// Path segment of the webhook: `/channels/{id}`.
-    pub id: String,
-    /// The Official Account's AppID.
-    pub app_id: String,
-    /// Environment variable holding the AppSecret.
-    pub app_secret_env: String,
-    /// Environment variable holding the server-configuration Token.
-    pub token_env: String,
-    /// Environment variable holding the EncodingAESKey (omit for plaintext mode).
-    #[serde(default)]
-    pub encoding_aes_key_env: Option<String>,
-    /// Scheme and host of the WeChat API, without `/cgi-bin/` (the simulator's URL in tests).
-    #[serde(default = "default_wechat_api")]
-    pub api_base: String,
-    /// Events besides messages that reach the agent as chat lines.
-    #[serde(default)]
-    pub forward_events: Vec<ForwardedEvent>,
-}
-
 /// A kind of channel event that is not a message, for `forward_events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -372,10 +333,6 @@ pub fn forwarding(events: &[ForwardedEvent]) -> switchboard_core::conversation::
         navigation: events.contains(&ForwardedEvent::Navigation),
         notifications: events.contains(&ForwardedEvent::Notifications),
     }
-}
-
-fn default_wechat_api() -> String {
-    switchboard_channels::wechat::config::WECHAT_API_BASE.into()
 }
 
 impl Config {
@@ -440,6 +397,8 @@ impl Config {
                     format!("{id:?} is used twice"),
                 ));
             }
+            let field = format!("channels[{i}]");
+            channel.factory(&field)?.validate(channel, &field)?;
         }
         Ok(())
     }
@@ -495,6 +454,12 @@ impl Config {
             })
             .transpose()
     }
+}
+
+/// Secrets, looked up by the environment-variable names the configuration gives.
+pub trait Secrets: Send + Sync {
+    /// The value of `var`, for `field`.
+    fn get(&self, field: &str, var: &str) -> Result<String, ConfigError>;
 }
 
 /// Reads the secret an `*_env` field names.
@@ -568,7 +533,18 @@ token_env = "WECHAT_TOKEN"
         );
         let bad = MINIMAL.replace("app_id =", "app_idd =");
         let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
-        assert!(err.contains("app_idd"), "{err}");
+        assert!(
+            err.starts_with("channels[0]:") && err.contains("app_idd"),
+            "{err}"
+        );
+        let bad = MINIMAL.replace("type = \"wechat\"", "type = \"telegraph\"");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("channels[0].type:")
+                && err.contains("telegraph")
+                && err.contains("wechat"),
+            "an unknown channel type names the ones this build has: {err}"
+        );
         let bad = format!("{MINIMAL}\n[conversation]\nlanguage = \"fr\"\n");
         assert!(
             Config::parse(&bad, "t.toml")

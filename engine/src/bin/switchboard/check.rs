@@ -11,31 +11,21 @@ use switchboard_core::enhanced::wire::{EnhancedRequest, TokenAnswer};
 use switchboard_core::liveagent::responses::decode_availability;
 use switchboard_core::liveagent::{LiveAgentRequest, Method, Resource};
 use switchboard_engine::app::EnvSecrets;
-use switchboard_engine::config::{ChannelConfig, Config, secret_from_env};
+use switchboard_engine::config::{Config, secret_from_env};
 use switchboard_engine::{EnhancedClient, EnhancedSettings, LiveAgentClient};
 
 pub async fn check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     println!("ok   {} parses and validates", path.display());
     let mut problems = 0;
-    for (i, channel) in config.channels.iter().enumerate() {
-        match channel {
-            ChannelConfig::Wechat(w) => {
-                let mut vars = vec![
-                    ("app_secret_env", w.app_secret_env.clone()),
-                    ("token_env", w.token_env.clone()),
-                ];
-                if let Some(var) = &w.encoding_aes_key_env {
-                    vars.push(("encoding_aes_key_env", var.clone()));
-                }
-                for (name, var) in vars {
-                    match secret_from_env(&format!("channels[{i}].{name}"), &var) {
-                        Ok(_) => println!("ok   channels[{i}].{name}: {var} is set"),
-                        Err(e) => {
-                            problems += 1;
-                            println!("FAIL {e}");
-                        }
-                    }
+    for (i, section) in config.channels.iter().enumerate() {
+        let field = format!("channels[{i}]");
+        for (name, var) in section.factory(&field)?.secrets(section, &field) {
+            match secret_from_env(&name, &var) {
+                Ok(_) => println!("ok   {name}: {var} is set"),
+                Err(e) => {
+                    problems += 1;
+                    println!("FAIL {e}");
                 }
             }
         }

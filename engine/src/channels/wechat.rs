@@ -1,0 +1,95 @@
+//! `[[channels]] type = "wechat"`: a WeChat Official Account (`switchboard_channels::wechat`).
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use switchboard_channels::wechat::{WeChatChannel, WeChatConfig};
+
+use super::{BuiltChannel, ChannelFactory, ChannelSection};
+use crate::config::{ConfigError, ForwardedEvent, Secrets, forwarding};
+
+/// The section's own fields (`type` and `id` are the registry's).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeChatSection {
+    /// The Official Account's AppID.
+    pub app_id: String,
+    /// Environment variable holding the AppSecret.
+    pub app_secret_env: String,
+    /// Environment variable holding the server-configuration Token.
+    pub token_env: String,
+    /// Environment variable holding the EncodingAESKey (omit for plaintext mode).
+    #[serde(default)]
+    pub encoding_aes_key_env: Option<String>,
+    /// Scheme and host of the WeChat API, without `/cgi-bin/` (the simulator's URL in tests).
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+    /// Events besides messages that reach the agent as chat lines.
+    #[serde(default)]
+    pub forward_events: Vec<ForwardedEvent>,
+}
+
+fn default_api_base() -> String {
+    switchboard_channels::wechat::config::WECHAT_API_BASE.into()
+}
+
+/// Builds WeChat channels.
+#[derive(Debug)]
+pub struct WeChatFactory;
+
+impl ChannelFactory for WeChatFactory {
+    fn kind(&self) -> &'static str {
+        "wechat"
+    }
+
+    fn validate(&self, section: &ChannelSection, field: &str) -> Result<(), ConfigError> {
+        let w: WeChatSection = section.parse(field)?;
+        if !w.api_base.starts_with("https://") && !w.api_base.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                field: format!("{field}.api_base"),
+                message: "must be a scheme and host, e.g. https://api.weixin.qq.com".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn secrets(&self, section: &ChannelSection, field: &str) -> Vec<(String, String)> {
+        let Ok(w) = section.parse::<WeChatSection>(field) else {
+            return Vec::new();
+        };
+        let mut vars = vec![
+            (format!("{field}.app_secret_env"), w.app_secret_env),
+            (format!("{field}.token_env"), w.token_env),
+        ];
+        if let Some(var) = w.encoding_aes_key_env {
+            vars.push((format!("{field}.encoding_aes_key_env"), var));
+        }
+        vars
+    }
+
+    fn build(
+        &self,
+        section: &ChannelSection,
+        field: &str,
+        secrets: &dyn Secrets,
+    ) -> Result<BuiltChannel, ConfigError> {
+        let w: WeChatSection = section.parse(field)?;
+        let name = |n: &str| format!("{field}.{n}");
+        let app_secret = secrets.get(&name("app_secret_env"), &w.app_secret_env)?;
+        let token = secrets.get(&name("token_env"), &w.token_env)?;
+        let aes_key = match &w.encoding_aes_key_env {
+            Some(var) => Some(secrets.get(&name("encoding_aes_key_env"), var)?),
+            None => None,
+        };
+        let config = WeChatConfig::new(&w.app_id, app_secret, token, aes_key.as_deref())
+            .with_api_base(&w.api_base);
+        let adapter = WeChatChannel::new(config).map_err(|e| ConfigError::Invalid {
+            field: name("encoding_aes_key_env"),
+            message: e.to_string(),
+        })?;
+        Ok(BuiltChannel {
+            adapter: Arc::new(adapter),
+            forward: forwarding(&w.forward_events),
+        })
+    }
+}
