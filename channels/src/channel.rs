@@ -17,6 +17,8 @@ use crate::webhook::{MediaRef, Webhook, WebhookError, WebhookRequest};
 pub enum ChannelKind {
     /// WeChat Official Account (公众号) messages and customer-service API.
     WeChat,
+    /// A Telegram bot (Bot API webhooks and methods).
+    Telegram,
 }
 
 /// A user's id on a channel (a WeChat OpenID, for instance). Opaque to the engine.

@@ -41,6 +41,9 @@
 //! | [`text`] | splitting text at a byte limit on character boundaries |
 //! | [`conformance`] | the shared adapter test suite |
 //! | `wechat` (feature `wechat`) | the WeChat Official Account adapter |
+//! | `telegram` (feature `telegram`) | the Telegram bot adapter |
+//! | `api` (features `wechat`, `telegram`) | the pooled HTTPS client the adapters share |
+//! | [`secret`] | strings whose `Debug` never shows them |
 //!
 //! ## Example
 //!
@@ -50,15 +53,20 @@
 //! assert_eq!(parts, ["你好", "😀"]);
 //! ```
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod capabilities;
 pub mod channel;
 pub mod conformance;
 pub mod dedupe;
 pub mod delivery;
 pub mod outbound;
+pub mod secret;
 pub mod text;
 pub mod webhook;
 
+#[cfg(feature = "telegram")]
+pub mod telegram;
 #[cfg(feature = "wechat")]
 pub mod wechat;
 

@@ -20,12 +20,12 @@
 //! | [`dedupe`] | dedupe keys per §4.3 |
 //! | [`push`] | the webhook endpoint: verification, modes, replies |
 //! | [`reply`] | encrypted passive replies (§3.4) |
-//! | [`api`] | the HTTP client |
+//! | [`api`] | the HTTP client (shared by the adapters: `crate::api`) |
 //! | [`errcode`] | API error codes mapped onto [`DeliveryError`] |
 //! | [`token`] | access tokens: store, single-flight refresh, compare-and-refresh |
 //! | [`send`] | `custom/send`, `custom/typing`, media upload and download |
 
-pub mod api;
+pub use crate::api;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -35,7 +35,7 @@ pub mod message;
 pub mod multipart;
 pub mod push;
 pub mod reply;
-pub mod secret;
+pub use crate::secret;
 pub mod send;
 pub mod signature;
 pub mod token;

@@ -6,6 +6,8 @@
 //! channel type. A new channel is one folder under `channels/` (the adapter), one file here
 //! (its section and factory) and one line in [`FACTORIES`].
 
+#[cfg(feature = "telegram")]
+mod telegram;
 #[cfg(feature = "wechat")]
 mod wechat;
 
@@ -60,6 +62,8 @@ impl std::fmt::Debug for BuiltChannel {
 pub static FACTORIES: &[&dyn ChannelFactory] = &[
     #[cfg(feature = "wechat")]
     &wechat::WeChatFactory,
+    #[cfg(feature = "telegram")]
+    &telegram::TelegramFactory,
 ];
 
 /// The factory of `kind`, if this build has it.

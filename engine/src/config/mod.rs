@@ -520,6 +520,22 @@ token_env = "WECHAT_TOKEN"
     }
 
     #[test]
+    fn a_telegram_channel_is_a_registry_type_with_its_own_fields() {
+        let text = format!(
+            "{MINIMAL}\n[[channels]]\ntype = \"telegram\"\nid = \"tg\"\nbot_token_env = \"TG_TOKEN\"\nsecret_token_env = \"TG_SECRET\"\n"
+        );
+        let config = Config::parse(&text, "t.toml").unwrap();
+        assert_eq!(config.channels[1].kind(), "telegram");
+        assert_eq!(config.channels[1].id(), "tg");
+        let bad = text.replace("bot_token_env", "bot_token");
+        let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("channels[1]:") && err.contains("bot_token"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let bad = MINIMAL.replace("https://d.la1", "ftp://d.la1");
         let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();

@@ -1,4 +1,5 @@
-//! A string whose `Debug` output never shows its value (AppSecret, Token, EncodingAESKey).
+//! A string whose `Debug` output never shows its value (an AppSecret, a bot token, a webhook
+//! secret), shared by the adapters.
 
 use std::fmt;
 

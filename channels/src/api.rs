@@ -1,4 +1,5 @@
-//! The HTTP client for `api.weixin.qq.com` (or a simulator): hyper 1 with the legacy pooled
+//! The HTTP client the adapters share, for a platform's API (`api.weixin.qq.com`,
+//! `api.telegram.org`) or a simulator: hyper 1 with the legacy pooled
 //! client, rustls for HTTPS, plain HTTP allowed for loopback simulators. Every call has a
 //! timeout and a response-size cap; WeChat's JSON `errcode` is read by the callers.
 
