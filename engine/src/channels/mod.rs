@@ -71,6 +71,18 @@ pub fn factory(kind: &str) -> Option<&'static dyn ChannelFactory> {
     FACTORIES.iter().copied().find(|f| f.kind() == kind)
 }
 
+/// Checks that an `api_base` field is a scheme and host (`example` shows the real one).
+pub(crate) fn check_api_base(field: &str, value: &str, example: &str) -> Result<(), ConfigError> {
+    if value.starts_with("https://") || value.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            field: format!("{field}.api_base"),
+            message: format!("must be a scheme and host, e.g. {example}"),
+        })
+    }
+}
+
 /// One `[[channels]]` entry as written: its `type`, its `id`, and the rest for its factory.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]

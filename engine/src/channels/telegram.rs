@@ -39,13 +39,7 @@ impl ChannelFactory for TelegramFactory {
 
     fn validate(&self, section: &ChannelSection, field: &str) -> Result<(), ConfigError> {
         let t: TelegramSection = section.parse(field)?;
-        if !t.api_base.starts_with("https://") && !t.api_base.starts_with("http://") {
-            return Err(ConfigError::Invalid {
-                field: format!("{field}.api_base"),
-                message: "must be a scheme and host, e.g. https://api.telegram.org".into(),
-            });
-        }
-        Ok(())
+        super::check_api_base(field, &t.api_base, TELEGRAM_API_BASE)
     }
 
     fn secrets(&self, section: &ChannelSection, field: &str) -> Vec<(String, String)> {

@@ -44,13 +44,7 @@ impl ChannelFactory for WeChatFactory {
 
     fn validate(&self, section: &ChannelSection, field: &str) -> Result<(), ConfigError> {
         let w: WeChatSection = section.parse(field)?;
-        if !w.api_base.starts_with("https://") && !w.api_base.starts_with("http://") {
-            return Err(ConfigError::Invalid {
-                field: format!("{field}.api_base"),
-                message: "must be a scheme and host, e.g. https://api.weixin.qq.com".into(),
-            });
-        }
-        Ok(())
+        super::check_api_base(field, &w.api_base, "https://api.weixin.qq.com")
     }
 
     fn secrets(&self, section: &ChannelSection, field: &str) -> Vec<(String, String)> {

@@ -131,17 +131,7 @@ impl Driver {
         self.pending_done = done;
         let drained = self.drain().await;
         self.pending_done = None;
-        match drained {
-            Ok(()) => {
-                let _ = reply.send(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                // Nothing may go out without durable state: stop here.
-                let _ = reply.send(Err(DriverError::from(e.clone())));
-                Err(e.into())
-            }
-        }
+        super::answer(reply, drained)
     }
 
     /// Handles every output: persists at `Persist` before sending what follows.

@@ -121,6 +121,24 @@ pub(crate) async fn commit(
     Ok(())
 }
 
+/// Answers a request once the commit it caused is known: `Ok` when durable; on a store failure
+/// the requester hears it and the driver stops (nothing may go out without durable state).
+pub(crate) fn answer(
+    reply: oneshot::Sender<Result<(), DriverError>>,
+    drained: Result<(), StoreError>,
+) -> Result<(), DriverError> {
+    match drained {
+        Ok(()) => {
+            let _ = reply.send(Ok(()));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = reply.send(Err(DriverError::from(e.clone())));
+            Err(e.into())
+        }
+    }
+}
+
 async fn sleep_until(at: Option<switchboard_core::time::Timestamp>) {
     match at {
         Some(at) => tokio::time::sleep(clock::until(at)).await,
