@@ -24,7 +24,10 @@
 //!   connect), and the agent's side as a Rust handle ([`enhanced::EnhancedAgent`]: accept, text,
 //!   typing, receipts, transfer, end session, stream and token faults, recorded requests) and
 //!   as JSON under `/__sim/`.
+//! - `console` (private): the agent console page both desk simulators serve at `GET /console`,
+//!   each over its own `/__sim/chats` adapter.
 
+mod console;
 pub mod enhanced;
 pub mod liveagent;
 pub mod wechat;

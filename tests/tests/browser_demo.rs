@@ -1,14 +1,15 @@
-//! The demo's two web pages in a real browser: the agent console served by the Live Agent
-//! simulator (`/console`) and the WeChat phone served by the WeChat API simulator (`/phone`),
-//! driven in headless Chromium through chromedriver (W3C WebDriver over loopback HTTP).
+//! The demo's two web pages in a real browser: the agent console the desk simulators serve
+//! (`/console`, the same page on Live Agent and on Enhanced Chat) and the WeChat phone served by
+//! the WeChat API simulator (`/phone`), driven in headless Chromium through chromedriver (W3C
+//! WebDriver over loopback HTTP).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without them each
 //! test prints "chromium not installed; skipping" and passes. Screenshots of both pages land in
 //! `target/screenshots/`.
 //!
-//! `start_gateway` is the hook for the real gateway (`switchboard demo`): until it returns a
-//! gateway, the whole-chat test skips and the other test drives the console through the engine
-//! directly and fills the phone through the WeChat API simulator's `custom/send`.
+//! One test drives the Live Agent console through the engine directly and fills the phone
+//! through the WeChat API simulator's `custom/send`. The whole-chat scenario runs the real
+//! gateway (`App`, in-process) between the phone and the console, once per desk.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,9 @@ use http::Method;
 use serde_json::{Value, json};
 use switchboard_core::session::{ChatEndedBy, EndReason, SessionEvent, VisitorAction};
 use switchboard_engine::ChatId;
-use switchboard_sim::liveagent::LiveAgentSim;
+use switchboard_engine::simulated::Simulated;
+use switchboard_sim::enhanced::{EnhancedChatSim, EnhancedSimConfig};
+use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
 use switchboard_sim::wechat::http::send;
 use switchboard_sim::wechat::{
     AccountSettings, ApiConfig, PhoneConfig, PhoneEntryKind, PushMode, WeChatApiSim,
@@ -49,37 +52,93 @@ fn account() -> AccountSettings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The gateway hook.
+// The desks and the gateway.
+
+/// Which agent desk the gateway sends chats to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeskKind {
+    LiveAgent,
+    EnhancedChat,
+}
+
+/// A running desk simulator. The Live Agent one always runs (the gateway's configuration names
+/// it); with Enhanced Chat, new chats go to the Enhanced Chat simulator instead.
+struct Desk {
+    live_agent: LiveAgentSim,
+    enhanced: Option<EnhancedChatSim>,
+}
+
+impl Desk {
+    async fn start(kind: DeskKind) -> Desk {
+        let live_agent = LiveAgentSim::start(SimConfig::with_hold(Duration::from_millis(500)))
+            .await
+            .expect("Live Agent simulator starts");
+        let enhanced = match kind {
+            DeskKind::LiveAgent => None,
+            DeskKind::EnhancedChat => {
+                let mut config = EnhancedSimConfig {
+                    ping_interval: Duration::from_secs(1),
+                    ..EnhancedSimConfig::default()
+                };
+                config.knobs.routing_delay = Duration::from_millis(50);
+                Some(
+                    EnhancedChatSim::start(config)
+                        .await
+                        .expect("Enhanced Chat simulator starts"),
+                )
+            }
+        };
+        Desk {
+            live_agent,
+            enhanced,
+        }
+    }
+
+    /// The agent console of the simulator the chats go to.
+    fn console_url(&self) -> String {
+        let base = match &self.enhanced {
+            Some(sim) => sim.base_url(),
+            None => self.live_agent.base_url(),
+        };
+        format!("{base}/console")
+    }
+
+    /// Screenshot names start with this.
+    fn screenshot_prefix(&self) -> &'static str {
+        match self.enhanced {
+            Some(_) => "gateway-enhanced-chat",
+            None => "gateway",
+        }
+    }
+}
 
 /// A running gateway, as the whole-chat test needs it.
 struct Gateway {
     /// Where WeChat pushes: the webhook URL of the gateway's WeChat channel, without a query.
     webhook_url: String,
-    /// Whatever keeps the gateway running; dropped when the test ends.
-    _running: Box<dyn std::any::Any + Send>,
+    /// Keeps the gateway running; dropped when the test ends.
+    _app: switchboard_engine::app::App,
 }
 
 /// Starts the real gateway (the same `App` that `switchboard run` and `switchboard demo` run)
-/// with its store in `data_dir`, pointed at both simulators; returns its webhook URL.
+/// with its store in `data_dir`, pointed at `desk` and the WeChat API simulator.
 async fn start_gateway(
-    live_agent: &LiveAgentSim,
+    desk: &Desk,
     wechat: &WeChatApiSim,
     account: &AccountSettings,
     app_secret: &str,
     data_dir: &Path,
-) -> Option<Gateway> {
-    let config = switchboard_engine::simulated::Simulated {
+) -> Gateway {
+    let simulated = Simulated {
         language: "zh-CN".into(),
         merge_window_ms: 300,
-        ..switchboard_engine::simulated::Simulated::new(
-            live_agent,
-            wechat,
-            &account.app_id,
-            data_dir,
-        )
-    }
-    .config()
-    .expect("gateway configuration");
+        ..Simulated::new(&desk.live_agent, wechat, &account.app_id, data_dir)
+    };
+    let simulated = match &desk.enhanced {
+        Some(sim) => simulated.on_enhanced_chat(sim),
+        None => simulated,
+    };
+    let config = simulated.config().expect("gateway configuration");
     let secrets = switchboard_engine::simulated::secrets(
         "admin-token",
         app_secret,
@@ -89,10 +148,10 @@ async fn start_gateway(
     let app = switchboard_engine::app::App::start(&config, &secrets)
         .await
         .expect("gateway starts");
-    Some(Gateway {
+    Gateway {
         webhook_url: format!("http://{}/channels/wechat", app.public_addr()),
-        _running: Box::new(app),
-    })
+        _app: app,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -684,25 +743,19 @@ fn waiting_id(control: &switchboard_sim::liveagent::AgentControl) -> String {
         .expect("one session")
 }
 
-/// A whole chat through the gateway: the user writes on the phone, the agent accepts and answers
-/// on the console, the user sees the answer, the agent ends the chat. Skips until
-/// `start_gateway` starts the real gateway.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_whole_chat_through_both_pages_and_the_gateway() {
+/// A whole chat through the gateway on `kind`: the user writes on the phone, the agent accepts
+/// on the console, types (the phone shows it) and answers, the user sees the answer and writes
+/// again, the agent ends the chat and the user is told.
+async fn a_whole_chat_through_both_pages_and_the_gateway(kind: DeskKind) {
     if !browser_installed() {
         return;
     }
-    let rig = Rig::start().await;
+    let desk = Desk::start(kind).await;
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .expect("WeChat API simulator starts");
     let data_dir = tempfile::tempdir().expect("data dir");
-    let Some(gateway) =
-        start_gateway(&rig.sim, &wechat, &account(), APP_SECRET, data_dir.path()).await
-    else {
-        println!("gateway not wired into start_gateway yet; skipping the whole-chat test");
-        return;
-    };
+    let gateway = start_gateway(&desk, &wechat, &account(), APP_SECRET, data_dir.path()).await;
     let mut phone_config = PhoneConfig::new(gateway.webhook_url.clone(), account());
     phone_config.display_name = "Switchboard 客服".into();
     wechat.set_phone(phone_config);
@@ -711,9 +764,7 @@ async fn a_whole_chat_through_both_pages_and_the_gateway() {
     let phone = driver.browser("phone", 520, 960).await;
     phone.goto(&wechat.phone_url(OPENID)).await;
     let console = driver.browser("console", 1280, 900).await;
-    console
-        .goto(&format!("{}/console", rig.sim.base_url()))
-        .await;
+    console.goto(&desk.console_url()).await;
 
     let question = "你好，我想改一下收货地址";
     phone.type_into("[data-testid=text]", question).await;
@@ -750,7 +801,13 @@ async fn a_whole_chat_through_both_pages_and_the_gateway() {
     console
         .wait_for_text("[data-testid=line-visitor]", address)
         .await;
-    console.screenshot("gateway-agent-console").await;
+    assert_eq!(
+        console.texts("[data-testid=line-text]").await,
+        vec![question, reply, address],
+        "the console's transcript is in the order things happened"
+    );
+    let prefix = desk.screenshot_prefix();
+    console.screenshot(&format!("{prefix}-agent-console")).await;
 
     console.click("[data-testid=end]").await;
     console
@@ -765,15 +822,29 @@ async fn a_whole_chat_through_both_pages_and_the_gateway() {
             json!([reply]),
         )
         .await;
-    phone.screenshot("gateway-wechat-phone").await;
+    phone.screenshot(&format!("{prefix}-wechat-phone")).await;
+    let timeline = wechat.phone_timeline(OPENID);
     assert!(
-        wechat
-            .phone_timeline(OPENID)
+        timeline.iter().any(|e| e.kind == PhoneEntryKind::Typing),
+        "the agent's typing reached WeChat: {timeline:?}"
+    );
+    assert!(
+        timeline
             .iter()
             .all(|e| !matches!(e.kind, PhoneEntryKind::Notice(_))),
-        "the gateway answered every push in time"
+        "the gateway answered every push in time: {timeline:?}"
     );
     console.close().await;
     phone.close().await;
     drop(gateway);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_chat_runs_between_the_phone_and_the_live_agent_console_through_the_gateway() {
+    a_whole_chat_through_both_pages_and_the_gateway(DeskKind::LiveAgent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_chat_runs_between_the_phone_and_the_enhanced_chat_console_through_the_gateway() {
+    a_whole_chat_through_both_pages_and_the_gateway(DeskKind::EnhancedChat).await;
 }

@@ -1,5 +1,6 @@
-// Agent console for the Live Agent simulator. Plain JavaScript, no build step: it polls the
-// simulator's JSON control API (/__sim/...) and renders waiting chats, chats and one transcript.
+// Agent console of the desk simulators (Live Agent, Enhanced Chat). Plain JavaScript, no build
+// step: it polls the simulator's JSON control API (/__sim/...) and renders waiting chats, chats
+// and one transcript.
 "use strict";
 
 (function () {

@@ -1,6 +1,6 @@
-//! The agent's side as a Rust handle, plus the operator's faults: what tests (and later a
-//! console) do to conversations and streams. Every action goes through the reference server
-//! at the simulator's current time, so open streams see its events at once.
+//! The agent's side as a Rust handle, plus the operator's faults: what tests (and the console)
+//! do to conversations and streams. Every action goes through the reference server at the
+//! simulator's current time, so open streams see its events at once.
 
 use std::sync::Arc;
 use std::time::Duration;

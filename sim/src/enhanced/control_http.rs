@@ -1,4 +1,4 @@
-//! The agent control API as JSON over HTTP under `/__sim/`, for a console page or a script:
+//! The agent control API as JSON over HTTP under `/__sim/`, for scripts and the console page:
 //!
 //! | request | body | answer |
 //! |---|---|---|
@@ -18,6 +18,7 @@
 //! | `POST /__sim/tokens/expire` | `{"token":…}` or `{"subject":…}` | `{"expired":n}` |
 //! | `POST /__sim/faults` | `{"status":429,"count":1,"target":"rest"/"sse"}` | `{}` |
 //! | `POST /__sim/clock` | `{"advanceMs":3600000}` | `{"nowMs":…}` |
+//! | `/__sim/chats…`, `POST /__sim/failover` | | the agent console's adapter (`console_http`) |
 //!
 //! Errors are `{"error":"…"}`: 404 unknown conversation or route, 409 wrong state, 400 bad
 //! JSON or a missing field, 405 wrong method.
@@ -30,10 +31,12 @@ use serde_json::{Map, Value, json};
 use switchboard_core::model::enhanced::{Acknowledgement, Recorded, SessionState};
 
 use super::agent::{AgentError, ConversationView, EnhancedAgent};
+use super::console_http;
 use super::http::{Body, json};
 use super::state::{DropMode, Shared};
 
-type Failure = (u16, String);
+/// A refusal: `(status, message)`.
+pub(super) type Failure = (u16, String);
 
 /// Answers one control request.
 pub(crate) fn serve(
@@ -64,6 +67,7 @@ fn route(
     args: &Map<String, Value>,
 ) -> Result<Value, Failure> {
     match (method, segments) {
+        (_, ["chats", ..] | ["failover"]) => console_http::route(agent, method, segments, args),
         (&Method::GET, ["conversations"]) => Ok(Value::Array(
             agent.conversations().iter().map(conversation_json).collect(),
         )),
@@ -192,14 +196,14 @@ fn arguments(body: &[u8]) -> Result<Map<String, Value>, Failure> {
     }
 }
 
-fn text(args: &Map<String, Value>, name: &str) -> Result<String, Failure> {
+pub(super) fn text(args: &Map<String, Value>, name: &str) -> Result<String, Failure> {
     args.get(name)
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| (400, format!("expected a string \"{name}\"")))
 }
 
-fn flag(args: &Map<String, Value>, name: &str) -> Result<bool, Failure> {
+pub(super) fn flag(args: &Map<String, Value>, name: &str) -> Result<bool, Failure> {
     args.get(name)
         .and_then(Value::as_bool)
         .ok_or_else(|| (400, format!("expected a boolean \"{name}\"")))

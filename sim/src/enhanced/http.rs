@@ -1,6 +1,7 @@
 //! One HTTP request in, one response out: the body is read (at most 64 KiB, else 413), then the
-//! request goes to the control API (`/__sim/…`) or to the model, whose answer is either a
-//! complete response or an SSE stream (`text/event-stream`, unbuffered).
+//! request goes to the agent console's files (`GET /console…`), to the control API
+//! (`/__sim/…`) or to the model, whose answer is either a complete response or an SSE stream
+//! (`text/event-stream`, unbuffered).
 
 use std::sync::Arc;
 
@@ -10,6 +11,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use switchboard_core::model::enhanced::{self, EnhancedRequest, Method, Reply};
+
+use crate::console;
 
 use super::control_http;
 use super::sse::{self, SseBody};
@@ -29,6 +32,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Re
         Err((status, message)) => return json_error(status, message),
     };
     let path = parts.uri.path();
+    if parts.method == http::Method::GET
+        && let Some(page) = console::asset(path, console::ENHANCED_CHAT)
+    {
+        return page.map(Either::Left);
+    }
     if path == "/__sim" || path.starts_with("/__sim/") {
         return control_http::serve(&shared, &parts.method, path, &body);
     }

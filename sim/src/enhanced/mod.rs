@@ -2,7 +2,8 @@
 //! `switchboard-core` (feature `model`, `model::enhanced`) served over HTTP/1.1 — REST under
 //! `/iamessage/api/v2` and a real Server-Sent Events stream per subject at
 //! `/eventrouter/v1/sse` with `ping`s, replay after `Last-Event-Id` and fault injection —
-//! plus the agent's side as a Rust handle ([`EnhancedAgent`]) and as JSON under `/__sim/`.
+//! plus the agent's side as a Rust handle ([`EnhancedAgent`]) and as JSON under `/__sim/`, with
+//! the same web console for people as the Live Agent simulator at `GET /console`.
 //!
 //! Every protocol rule is the reference server's; this module parses HTTP into its requests,
 //! streams its event logs, runs its timed work (routing after a delay) and cuts or stalls
@@ -32,6 +33,7 @@
 //! | `sse` | one stream: replay, live events, pings, drops and stalls |
 //! | [`agent`] | [`EnhancedAgent`], [`ConversationView`], [`WaitingConversation`], [`StreamView`] |
 //! | `control_http` | the JSON control API under `/__sim/` |
+//! | `console_http` | the agent console's adapter: conversations as chats under `/__sim/chats` |
 //! | [`identity`] | [`IdentityIssuer`]: signs verified users' identity tokens for tests |
 //! | `state` | what the tasks share: the model, open streams, change signals; [`DropMode`] |
 //! | `clock` | model time: Unix milliseconds plus test skips |
@@ -39,6 +41,7 @@
 pub mod agent;
 mod clock;
 pub mod config;
+mod console_http;
 mod control_http;
 mod http;
 pub mod identity;

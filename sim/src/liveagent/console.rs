@@ -1,43 +1,13 @@
-//! The agent console: one page of plain HTML, CSS and JavaScript compiled into the binary and
-//! served at `GET /console` on the simulator's own listener, driving the JSON control API under
-//! `/__sim/`. No build step: the files in `console/` are what the browser gets.
-//!
-//! It also keeps what the page shows that the model does not: each chat's texts from both sides
-//! in the order they happened. The model records the visitor's and the agent's texts in two
-//! lists; a transcript is brought up to date whenever the model wakes the session (every agent
-//! action does) and whenever the console reads it, so a visitor text is always placed before an
-//! agent text that followed it.
+//! What the agent console (`crate::console`, served at `GET /console`) shows that the model
+//! does not: each chat's texts from both sides in the order they happened. The model records
+//! the visitor's and the agent's texts in two lists; a transcript is brought up to date
+//! whenever the model wakes the session (every agent action does) and whenever the console
+//! reads it, so a visitor text is always placed before an agent text that followed it.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Response, StatusCode};
-use http_body_util::Full;
 use switchboard_core::model::server::ServerSession;
-
-use super::http::Body;
-
-const INDEX: &str = include_str!("console/index.html");
-const SCRIPT: &str = include_str!("console/console.js");
-const STYLE: &str = include_str!("console/console.css");
-
-/// The console's files by path, or `None` for any other path.
-pub(crate) fn asset(path: &str) -> Option<Response<Body>> {
-    let (body, content_type) = match path {
-        "/console" | "/console/" | "/console/index.html" => (INDEX, "text/html; charset=utf-8"),
-        "/console/console.js" => (SCRIPT, "text/javascript; charset=utf-8"),
-        "/console/console.css" => (STYLE, "text/css; charset=utf-8"),
-        _ => return None,
-    };
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Some(response)
-}
 
 /// Who wrote a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

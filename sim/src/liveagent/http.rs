@@ -10,7 +10,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use super::console;
+use crate::console;
+
 use super::control_http;
 use super::hold;
 use super::parse::{Rejected, to_model};
@@ -43,7 +44,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, request: Request<Incoming>) -> Re
     };
     let path = parts.uri.path();
     if parts.method == http::Method::GET
-        && let Some(page) = console::asset(path)
+        && let Some(page) = console::asset(path, console::LIVE_AGENT)
     {
         return page;
     }

@@ -32,7 +32,7 @@
 //! | `hold` | long-poll holds and their release on disconnect |
 //! | [`control`] | [`AgentControl`], [`SessionView`], [`WaitingChat`], [`AgentError`] |
 //! | `control_http` | the JSON control API under `/__sim/` |
-//! | `console` | the agent console page (`console/`, embedded) and the ordered transcripts it shows |
+//! | `console` | the ordered transcripts the agent console (`crate::console`) shows |
 //! | `state` | what the tasks share: the model, held polls, change signals |
 //! | `clock` | model time: milliseconds since start |
 

@@ -27,7 +27,7 @@ const DEMO_USER: &str = "oDemoUser0000000000000000001";
 pub enum DemoDesk {
     /// Legacy Chat, with the agent console page.
     LiveAgent,
-    /// Enhanced Chat, its agent side driven through `/__sim/` JSON.
+    /// Enhanced Chat, with the same agent console (and its `/__sim/` JSON).
     EnhancedChat,
 }
 
@@ -81,6 +81,7 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
         ),
         Some(sim) => {
             let base = sim.base_url();
+            println!("  Agent console (Salesforce side): {base}/console");
             println!("  Enhanced Chat agent side (JSON): {base}/__sim/conversations");
             println!(
                 "    accept: curl -X POST {base}/__sim/conversations/ID/accept -d '{{\"agent\":\"Andy\"}}'"

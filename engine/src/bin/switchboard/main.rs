@@ -34,8 +34,8 @@ enum Command {
         /// Directory for the demo's data (default: a fresh temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// The agent desk to simulate: `live-agent` (with the agent console page) or
-        /// `enhanced-chat` (the agent side is a JSON API).
+        /// The agent desk to simulate: `live-agent` or `enhanced-chat` (each with the agent
+        /// console page).
         #[arg(long, default_value = "live-agent")]
         desk: demo::DemoDesk,
     },
