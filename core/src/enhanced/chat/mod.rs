@@ -25,13 +25,25 @@
 //! - **Entries → desk events**: routing results (queued, or no agent), agents joining (then
 //!   transfers), agent and bot texts, typing, and the session's end by whoever ended it. Echoes
 //!   of our own texts only confirm a send whose answer was lost.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | the machine's contract: inputs in, outputs and timers out, ending |
+//! | `plan.rs` | what goes out next after each input |
+//! | `answers.rs` | REST answers and failures by purpose and status |
+//! | `stream.rs` | the stream connection opening, closing, failing |
+//! | `entries.rs` | entries → desk events, repeats dropped |
+//! | `state.rs` | [`Snapshot`] and the transient half |
+//! | `config.rs`, `io.rs`, `ids.rs` | settings and start, inputs and outputs, client ids |
 
+mod answers;
 mod config;
 mod entries;
 mod ids;
 mod io;
 mod plan;
 mod state;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -42,10 +54,10 @@ pub use config::{EnhancedConfig, EnhancedStart};
 pub use io::{Input, Output, RequestId};
 pub use state::Snapshot;
 
-use state::{Io, Outgoing, Pending, Phase, Purpose, Stream, Token};
+use state::{Io, Outgoing, Pending, Phase, Stream};
 
-use crate::desk::{DeskEnd, DeskEvent, DeskRequest, EndReason};
-use crate::enhanced::wire::{Entry, TokenAnswer, carries_entry};
+use crate::desk::{DeskEvent, DeskRequest, EndReason};
+use crate::enhanced::wire::{Entry, carries_entry};
 use crate::time::Timestamp;
 
 /// Where a conversation is (see the [module docs](self)).
@@ -264,156 +276,6 @@ impl EnhancedChat {
         Ok(())
     }
 
-    fn on_response(&mut self, id: RequestId, status: u16, body: &str, now: Timestamp) {
-        let Some(flight) = self.io.rest.filter(|f| f.id == id) else {
-            return;
-        };
-        self.io.rest = None;
-        match (flight.purpose, status) {
-            (_, 429 | 500..=599) => self.rest_failed(now),
-            (Purpose::Token, 200..=299) => match TokenAnswer::parse(body) {
-                Ok(answer) => {
-                    // Not a success of the request the token was renewed for.
-                    let renewed = self.io.renewed_after_refusal;
-                    self.succeeded();
-                    self.io.renewed_after_refusal = renewed;
-                    self.take_token(answer, now);
-                }
-                Err(_) => {
-                    self.refused("token answer", status);
-                    self.rest_failed(now);
-                }
-            },
-            (Purpose::Token, _) => {
-                self.refused("access token", status);
-                let reason = format!("the access token was refused (HTTP {status})");
-                self.end(EndReason::Desk(DeskEnd::Other(reason)), false);
-            }
-            (Purpose::Close, _) => {
-                // Closed, or already gone: either way the chat is over.
-                let announce = match mem::replace(&mut self.persisted.phase, Phase::Ended) {
-                    Phase::Closing { announce } => announce,
-                    _ => None,
-                };
-                if let Some(reason) = announce {
-                    self.announce_end(reason);
-                }
-            }
-            (_, 401) => self.unauthorized(now),
-            (Purpose::Create, 200..=299 | 409) => {
-                self.succeeded();
-                self.persisted.phase = Phase::Open;
-                // A create whose first answer was lost (409 now), or a stream that broke while
-                // it was made, may have let entries by: one list before anything is sent.
-                self.persisted.catch_up = true;
-            }
-            (Purpose::Create, _) => {
-                self.refused("conversation", status);
-                let reason = format!("the conversation was refused (HTTP {status})");
-                self.end(EndReason::Desk(DeskEnd::Other(reason)), false);
-            }
-            (Purpose::CatchUp, 200..=299) => {
-                match Entry::list(body, &self.persisted.start.conversation_id) {
-                    Ok(entries) => {
-                        self.succeeded();
-                        let full = entries.len() >= crate::enhanced::wire::ENTRIES_PAGE;
-                        let newest = self.persisted.newest_entry_at;
-                        for entry in entries {
-                            self.take_entry(entry);
-                        }
-                        // A full page whose newest entry moved on: list the next one.
-                        let more = full && self.persisted.newest_entry_at > newest;
-                        if !more {
-                            self.caught_up();
-                        }
-                    }
-                    Err(_) => {
-                        self.refused("entries", status);
-                        self.caught_up();
-                    }
-                }
-            }
-            (Purpose::Send | Purpose::CatchUp, 404 | 417) => {
-                self.end(EndReason::Desk(DeskEnd::Expired), status == 417);
-            }
-            (Purpose::CatchUp, _) => {
-                self.refused("entries", status);
-                self.caught_up();
-            }
-            // 409: a resend of an id Salesforce already has.
-            (Purpose::Send, 200..=299 | 409) => {
-                self.succeeded();
-                self.io.head_unsure = false;
-                self.persisted.pending.pop_front();
-            }
-            (Purpose::Send, _) => {
-                // Refused for good (400, 403, 413…): this request will never pass.
-                self.refused("message", status);
-                self.io.head_unsure = false;
-                self.persisted.pending.pop_front();
-            }
-        }
-    }
-
-    /// The catch-up is over: the entries held meanwhile are taken, after the listed ones.
-    fn caught_up(&mut self) {
-        self.persisted.catch_up = false;
-        self.io.head_unsure = false;
-        for entry in mem::take(&mut self.io.held) {
-            self.take_entry(entry);
-        }
-    }
-
-    fn on_failed(&mut self, id: RequestId, now: Timestamp) {
-        let Some(flight) = self.io.rest.filter(|f| f.id == id) else {
-            return;
-        };
-        self.io.rest = None;
-        if flight.purpose == Purpose::Send
-            && matches!(
-                self.persisted.pending.front(),
-                Some(Pending {
-                    what: Outgoing::Text(_),
-                    ..
-                })
-            )
-        {
-            // It may have arrived: the entries tell before it is sent again.
-            self.io.head_unsure = true;
-            self.persisted.catch_up = true;
-        }
-        self.rest_failed(now);
-    }
-
-    fn on_stream_opened(&mut self, id: RequestId, now: Timestamp) {
-        if self.io.stream != Stream::Opening(id) {
-            return;
-        }
-        self.io.stream = Stream::Open { id, heard_at: now };
-        self.io.stream_failures = 0;
-        if self.io.rest.is_none() && self.io.rest_failures == 0 {
-            self.io.failing_since = None;
-        }
-        if self.persisted.phase == Phase::Open {
-            self.persisted.catch_up = true;
-        }
-    }
-
-    fn on_stream_closed(&mut self, id: RequestId, status: Option<u16>, now: Timestamp) {
-        if self.stream_id() != Some(id) {
-            return;
-        }
-        if status == Some(401) {
-            self.io.stream = Stream::Closed { retry_at: None };
-            self.unauthorized(now);
-            return;
-        }
-        if status.is_some() {
-            self.refused("event stream", status.unwrap_or_default());
-        }
-        self.stream_failed(now);
-    }
-
     fn on_timeout(&mut self, now: Timestamp) {
         if let Stream::Open { id, heard_at } = self.io.stream
             && now >= heard_at + self.config.stream_silence
@@ -428,86 +290,6 @@ impl EnhancedChat {
             && !matches!(self.persisted.phase, Phase::Ended)
         {
             self.end(EndReason::Unreachable, false);
-        }
-    }
-
-    fn take_token(&mut self, answer: TokenAnswer, now: Timestamp) {
-        let lifetime = answer
-            .lifetime_secs
-            .map(std::time::Duration::from_secs)
-            .unwrap_or(self.config.token_lifetime);
-        let renewing = self.persisted.token.is_some();
-        self.persisted.token = Some(Token {
-            value: answer.access_token,
-            expires_at: now + lifetime,
-        });
-        if self.persisted.last_event_id.is_none() {
-            self.persisted.last_event_id = answer.last_event_id;
-        }
-        self.io.token_refused = false;
-        if self.persisted.phase == Phase::Authorizing {
-            self.persisted.phase = Phase::Creating;
-        }
-        if renewing {
-            // The stream belongs to the old token: reconnect with the new one.
-            if let Some(id) = self.stream_id() {
-                self.staged.push(Output::CloseStream(id));
-            }
-            self.io.stream = Stream::Closed { retry_at: None };
-        }
-    }
-
-    /// A `401`: a verified user's token is renewed once; otherwise the chat cannot go on.
-    fn unauthorized(&mut self, now: Timestamp) {
-        let verified = self.persisted.start.verified_subject.is_some();
-        if verified && !self.io.renewed_after_refusal {
-            self.io.renewed_after_refusal = true;
-            self.io.token_refused = true;
-            self.io.rest_retry_at = Some(now);
-        } else {
-            self.end(EndReason::Desk(DeskEnd::Expired), false);
-        }
-    }
-
-    fn succeeded(&mut self) {
-        self.io.rest_failures = 0;
-        self.io.rest_retry_at = None;
-        self.io.renewed_after_refusal = false;
-        if self.io.stream_failures == 0 {
-            self.io.failing_since = None;
-        }
-    }
-
-    fn rest_failed(&mut self, now: Timestamp) {
-        self.io.failing_since.get_or_insert(now);
-        let wait = backoff(
-            self.config.first_backoff,
-            2.0,
-            self.io.rest_failures,
-            self.config.max_backoff,
-        );
-        self.io.rest_failures += 1;
-        self.io.rest_retry_at = Some(now + wait);
-    }
-
-    fn stream_failed(&mut self, now: Timestamp) {
-        self.io.failing_since.get_or_insert(now);
-        let wait = backoff(
-            self.config.first_backoff,
-            1.5,
-            self.io.stream_failures,
-            self.config.max_backoff,
-        );
-        self.io.stream_failures += 1;
-        self.io.stream = Stream::Closed {
-            retry_at: Some(now + wait),
-        };
-    }
-
-    fn stream_id(&self) -> Option<RequestId> {
-        match self.io.stream {
-            Stream::Opening(id) | Stream::Open { id, .. } => Some(id),
-            Stream::Closed { .. } => None,
         }
     }
 

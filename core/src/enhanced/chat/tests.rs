@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
+use crate::desk::DeskEnd;
 use crate::enhanced::sse::SseEvent;
 use crate::enhanced::wire::{Deployment, EnhancedRequest};
 
