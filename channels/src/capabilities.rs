@@ -18,6 +18,8 @@ pub struct Capabilities {
     pub fetch_media: bool,
     /// The platform's window for agent-initiated messages, if it has one.
     pub send_window: Option<SendWindow>,
+    /// The platform's name as the agent reads it (`WeChat`).
+    pub name: String,
     /// What the platform calls a user's id, as the agent reads it (`WeChat OpenID`).
     pub user_id_label: String,
 }

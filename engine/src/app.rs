@@ -268,6 +268,7 @@ fn for_channel(
         window,
         window_budget,
         typing: capabilities.typing,
+        channel_name: capabilities.name.clone(),
         user_id_label: capabilities.user_id_label.clone(),
         forward,
         ..base.clone()

@@ -1,5 +1,6 @@
 //! The gateway's configuration for running against the simulators (the demo and the tests):
-//! loopback listeners on free ports, short retry timings, one WeChat channel `wechat`.
+//! loopback listeners on free ports, short retry timings, one WeChat channel `wechat` and,
+//! when asked, a Telegram bot `telegram` beside it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,10 @@ pub const APP_SECRET_ENV: &str = "SIM_WECHAT_APP_SECRET";
 pub const TOKEN_ENV: &str = "SIM_WECHAT_TOKEN";
 /// EncodingAESKey variable.
 pub const AES_KEY_ENV: &str = "SIM_WECHAT_AES_KEY";
+/// The Telegram bot token variable.
+pub const TELEGRAM_BOT_TOKEN_ENV: &str = "SIM_TELEGRAM_BOT_TOKEN";
+/// The Telegram webhook secret variable.
+pub const TELEGRAM_SECRET_ENV: &str = "SIM_TELEGRAM_SECRET";
 
 /// Where the simulators are and how the account is set up.
 #[derive(Debug, Clone)]
@@ -40,6 +45,8 @@ pub struct Simulated {
     pub merge_window_ms: u64,
     /// New chats go to this Enhanced Chat simulator instead of Live Agent.
     pub enhanced_chat: Option<SimulatedEnhanced>,
+    /// A Telegram channel `telegram` against this Bot API simulator's base URL, beside WeChat.
+    pub telegram_api_url: Option<String>,
 }
 
 /// An Enhanced Chat simulator as the gateway sees it.
@@ -82,6 +89,7 @@ impl Simulated {
             language: "en".into(),
             merge_window_ms: 200,
             enhanced_chat: None,
+            telegram_api_url: None,
         }
     }
 
@@ -95,6 +103,15 @@ impl Simulated {
                 deployment: knobs.es_developer_name,
                 identity_issuer: None,
             }),
+            ..self
+        }
+    }
+
+    /// The same, with a Telegram bot `telegram` on the Bot API simulator at `api_url` beside
+    /// the WeChat channel.
+    pub fn with_telegram(self, api_url: impl Into<String>) -> Simulated {
+        Simulated {
+            telegram_api_url: Some(api_url.into()),
             ..self
         }
     }
@@ -121,11 +138,10 @@ request_timeout_secs = 5
 unreachable_after_secs = 120
 stream_silence_secs = 30
 {identity}
-[enhanced_chat.routing_attributes]
-Channel_Source = "WeChat"
-
 [enhanced_chat.detail_fields]
+"Channel" = "Channel_Source"
 "WeChat OpenID" = "WeChat_OpenId"
+"Telegram chat id" = "Telegram_Chat_Id"
 "#,
                 url = ec.url,
                 org = ec.org_id,
@@ -136,6 +152,19 @@ Channel_Source = "WeChat"
                     ),
                     None => String::new(),
                 },
+            ),
+            None => String::new(),
+        };
+        let telegram = match &self.telegram_api_url {
+            Some(api_base) => format!(
+                r#"
+[[channels]]
+type = "telegram"
+id = "telegram"
+bot_token_env = "{TELEGRAM_BOT_TOKEN_ENV}"
+secret_token_env = "{TELEGRAM_SECRET_ENV}"
+api_base = "{api_base}"
+"#
             ),
             None => String::new(),
         };
@@ -166,7 +195,7 @@ app_id = "{app_id}"
 app_secret_env = "{APP_SECRET_ENV}"
 token_env = "{TOKEN_ENV}"
 {aes}api_base = "{wx}"
-{desk}"#,
+{telegram}{desk}"#,
             data_dir = self.data_dir,
             la = self.live_agent_url,
             org = self.organization_id,
@@ -183,6 +212,18 @@ token_env = "{TOKEN_ENV}"
     pub fn config(&self) -> Result<Config, ConfigError> {
         Config::parse(&self.toml(), "the simulated configuration")
     }
+}
+
+/// The Telegram bot's secrets for [`App::start`](crate::app::App::start) in-process, to add to
+/// [`secrets`] when the configuration has [`Simulated::with_telegram`].
+pub fn telegram_secrets(bot_token: &str, secret_token: &str) -> BTreeMap<String, String> {
+    [
+        (TELEGRAM_BOT_TOKEN_ENV, bot_token),
+        (TELEGRAM_SECRET_ENV, secret_token),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// The secrets map for [`App::start`](crate::app::App::start) in-process.

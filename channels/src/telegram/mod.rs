@@ -144,6 +144,7 @@ impl Channel for TelegramChannel {
             send_images: true,
             fetch_media: false,
             send_window: None,
+            name: "Telegram".into(),
             user_id_label: "Telegram chat id".into(),
         }
     }

@@ -165,6 +165,7 @@ impl Channel for WeChatChannel {
                 duration: self.config.window.message_window,
                 messages_per_interaction: Some(self.config.window.message_quota),
             }),
+            name: "WeChat".into(),
             user_id_label: "WeChat OpenID".into(),
         }
     }

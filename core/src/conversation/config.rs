@@ -32,6 +32,9 @@ pub struct ConversationConfig {
     pub max_text_bytes: usize,
     /// Whether the channel can show the user that the agent is typing.
     pub typing: bool,
+    /// The channel's name as the agent reads it, the first of the chat request's details
+    /// (`Channel: WeChat`); empty: no such detail.
+    pub channel_name: String,
     /// The label of the user's channel id in the chat request's details (`WeChat OpenID`).
     pub user_id_label: String,
     /// Tell the agent (once per window) when this many sends or fewer remain.
@@ -73,6 +76,7 @@ impl Default for ConversationConfig {
             window: Duration::from_secs(48 * 3600),
             max_text_bytes: 2048,
             typing: true,
+            channel_name: String::new(),
             user_id_label: "User id".to_owned(),
             budget_warning_at: 1,
             kept_max_bytes: 1_800,

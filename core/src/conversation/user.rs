@@ -2,6 +2,7 @@
 //! forwarded to the agent.
 
 use super::Conversation;
+use super::config::ConversationConfig;
 use super::describe::describe;
 use super::input::{UserMessage, UserRef};
 use super::output::Output;
@@ -143,11 +144,7 @@ impl Conversation {
     }
 
     fn start_chat(&mut self) {
-        let mut request = chat_request(
-            &self.persisted.user,
-            &self.config.user_id_label,
-            &self.config.templates.language,
-        );
+        let mut request = chat_request(&self.persisted.user, &self.config);
         if let Some(at) = self.persisted.last_location {
             let place = format!("{}, {}", at.latitude, at.longitude);
             request
@@ -185,19 +182,23 @@ impl Conversation {
 }
 
 /// The chat request for `user`: their name for the agent and their channel id as a detail.
-fn chat_request(user: &UserRef, id_label: &str, language: &str) -> ChatStart {
+fn chat_request(user: &UserRef, config: &ConversationConfig) -> ChatStart {
     let nickname = user
         .nickname
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let mut details = vec![Detail::new(id_label, user.id.clone())];
+    let mut details = Vec::new();
+    if !config.channel_name.is_empty() {
+        details.push(Detail::new("Channel", config.channel_name.clone()));
+    }
+    details.push(Detail::new(&config.user_id_label, user.id.clone()));
     if let Some(nickname) = nickname {
         details.push(Detail::new("Nickname", nickname));
     }
     ChatStart {
         visitor_name: nickname.map_or_else(|| short_id(&user.id), str::to_owned),
-        language: language.to_owned(),
+        language: config.templates.language.clone(),
         details,
     }
 }

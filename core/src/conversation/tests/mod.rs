@@ -181,6 +181,35 @@ fn a_user_without_nickname_is_named_by_a_short_id() {
 }
 
 #[test]
+fn the_chat_request_names_the_channel_first_when_it_has_a_name() {
+    let user = UserRef {
+        id: "5512345678".into(),
+        nickname: Some("Ana".into()),
+        channel: "tg".into(),
+    };
+    let config = ConversationConfig {
+        channel_name: "Telegram".into(),
+        user_id_label: "Telegram chat id".into(),
+        ..ConversationConfig::default()
+    };
+    let mut chat = Conversation::new(config, user, Timestamp::from_millis(0));
+    chat.handle(Input::User(text("hi")), Timestamp::from_millis(0))
+        .unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| chat.poll_output()).collect();
+    let Some(Output::StartChat(request)) = out.get(1) else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        request.details,
+        vec![
+            Detail::new("Channel", "Telegram"),
+            Detail::new("Telegram chat id", "5512345678"),
+            Detail::new("Nickname", "Ana"),
+        ]
+    );
+}
+
+#[test]
 fn start_keywords_gate_the_chat_and_are_not_forwarded() {
     let mut h = Harness::with(ConversationConfig {
         start_keywords: vec!["Agent".into(), "contact_us".into()],
