@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 /// What a channel can carry; the engine adapts what it asks for to these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
-    /// Longest text, in UTF-8 bytes, that one platform message may carry. Longer text is split by
-    /// the adapter into several messages.
+    /// Longest text, in UTF-8 bytes, that one platform message is sure to carry (a platform that
+    /// counts other units may carry more: 4,096 UTF-16 code units on Telegram). The conversation
+    /// splits longer agent text into messages of at most this many bytes; an adapter given longer
+    /// text splits it at the platform's own limit.
     pub max_text_bytes: usize,
     /// Whether a typing indicator can be shown to the user.
     pub typing: bool,

@@ -2,8 +2,9 @@
 //!
 //! Faithful simulators of the servers Switchboard talks to, for tests, benchmarks and the demo:
 //! a Live Agent visitor-API server with an agent control API, a Salesforce Enhanced Chat server
-//! (REST plus Server-Sent Events) with the same, a WeChat API server, and a WeChat "user" that
-//! pushes signed or encrypted webhooks.
+//! (REST plus Server-Sent Events) with the same, a WeChat API server, a WeChat "user" that
+//! pushes signed or encrypted webhooks, and a Telegram Bot API server that pushes its users'
+//! updates to a webhook.
 //!
 //! Contract: a simulator rejects what the real server rejects (status codes, envelopes, sequence
 //! rules, failover) and exposes every UNCONFIRMED behaviour of the specs as a knob. It depends on
@@ -14,6 +15,11 @@
 //! - [`wechat`]: the WeChat API simulator ([`wechat::WeChatApiSim`]: tokens, `custom/send`,
 //!   `custom/typing`, media upload and download, window and quota enforcement, errcode injection)
 //!   and the simulated user ([`wechat::WeChatUser`]: signed or encrypted pushes, retries).
+//! - [`telegram`]: the Telegram Bot API simulator ([`telegram::TelegramBotSim`]: `sendMessage`,
+//!   `sendChatAction`, `sendPhoto`, `getFile` and downloads, webhook settings, per-chat and
+//!   global rate limits answered with 429 and `retry_after`, error injection) and its users
+//!   ([`telegram::TelegramUser`]: updates pushed to the webhook in order, with Telegram's
+//!   retries and secret header), with a chat page at `GET /phone`.
 //! - [`liveagent`]: the Live Agent visitor-API server ([`liveagent::LiveAgentSim`]): the
 //!   reference server of `switchboard-core` served over HTTP with real long-poll holds, and the
 //!   agent's side as a Rust handle ([`liveagent::AgentControl`]: accept, reject, text, typing,
@@ -30,4 +36,5 @@
 mod console;
 pub mod enhanced;
 pub mod liveagent;
+pub mod telegram;
 pub mod wechat;
