@@ -91,6 +91,9 @@ pub struct InboundEvent {
     pub dedupe_key: DedupeKey,
     /// Who did it.
     pub user: UserId,
+    /// The user's name as the platform shows it, when the push carries one (Telegram does;
+    /// WeChat does not). A new conversation's visitor name.
+    pub display_name: Option<String>,
     /// When, in unix seconds, by the platform's clock.
     pub created_at: u64,
     /// What happened.

@@ -24,7 +24,30 @@ struct Update {
 #[derive(Debug, Deserialize)]
 struct Chat {
     id: i64,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
 }
+
+impl Chat {
+    /// A private chat's name: the user's first and last name, as Telegram shows them.
+    fn name(&self) -> Option<String> {
+        let name = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(|part| part.trim())
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A name is a label, not a message: keep it short.
+        let name: String = name.chars().take(MAX_NAME_CHARS).collect();
+        (!name.is_empty()).then_some(name)
+    }
+}
+
+/// Longest visitor name taken from a chat, in characters (Telegram allows 64 + 64).
+const MAX_NAME_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 struct Message {
@@ -105,6 +128,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<InboundEvent>, WebhookError> {
     let event = |chat: &Chat, date: u64, kind: InboundKind| InboundEvent {
         dedupe_key: key.clone(),
         user: UserId::new(chat.id.to_string()),
+        display_name: chat.name(),
         created_at: date,
         kind,
     };
@@ -242,6 +266,23 @@ mod tests {
                 text: "你好".into()
             }
         );
+    }
+
+    #[test]
+    fn a_private_chat_names_its_user_and_a_nameless_one_does_not() {
+        let named = one(
+            r#"{"update_id":1,"message":{"chat":{"id":7,"type":"private","first_name":" Ana ","last_name":"Lima"},"date":1,"text":"hi"}}"#,
+        );
+        assert_eq!(named.display_name.as_deref(), Some("Ana Lima"));
+        let long = format!(
+            r#"{{"update_id":2,"message":{{"chat":{{"id":7,"first_name":"{}"}},"date":1,"text":"hi"}}}}"#,
+            "名".repeat(100)
+        );
+        assert_eq!(one(&long).display_name.map(|n| n.chars().count()), Some(64));
+        let nameless = one(
+            r#"{"update_id":3,"message":{"chat":{"id":7,"first_name":"  "},"date":1,"text":"hi"}}"#,
+        );
+        assert_eq!(nameless.display_name, None);
     }
 
     #[test]

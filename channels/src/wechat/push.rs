@@ -263,6 +263,7 @@ pub fn inbound_event(msg: &Message) -> InboundEvent {
     InboundEvent {
         dedupe_key: dedupe_key(msg),
         user: UserId::new(msg.from.clone()),
+        display_name: None,
         created_at: msg.create_time,
         kind,
     }

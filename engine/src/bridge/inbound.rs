@@ -82,7 +82,11 @@ impl Bridge {
         duplicates: &mut usize,
     ) -> Result<(), BridgeError> {
         for event in events {
-            let mailbox = self.mailbox_or_new(channel_id, event.user.as_str())?;
+            let mailbox = self.mailbox_or_new(
+                channel_id,
+                event.user.as_str(),
+                event.display_name.as_deref(),
+            )?;
             let (reply, pushed) = oneshot::channel();
             mailbox
                 .send(Command::Push {
@@ -175,6 +179,7 @@ mod tests {
         InboundEvent {
             dedupe_key: DedupeKey("k".into()),
             user: UserId::new("oUser"),
+            display_name: None,
             created_at: 0,
             kind,
         }

@@ -229,8 +229,14 @@ impl Bridge {
             .map(|(mailbox, _)| mailbox.clone())
     }
 
-    /// The owner of `channel`'s user `user`, started if the conversation is new.
-    fn mailbox_or_new(&self, channel: &str, user: &str) -> Result<Mailbox, BridgeError> {
+    /// The owner of `channel`'s user `user`, started if the conversation is new (the user then
+    /// named `name`, when the platform gave one).
+    fn mailbox_or_new(
+        &self,
+        channel: &str,
+        user: &str,
+        name: Option<&str>,
+    ) -> Result<Mailbox, BridgeError> {
         if *self.inner.stopping.borrow() {
             return Err(BridgeError::Stopped);
         }
@@ -240,7 +246,7 @@ impl Bridge {
             return Ok(mailbox.clone());
         }
         let (mailbox, commands) = mpsc::unbounded_channel();
-        let owner = Owner::new(self.clone(), id.clone(), channel, user);
+        let owner = Owner::new(self.clone(), id.clone(), channel, user, name);
         let task = tokio::spawn(owner.run(commands));
         owners.insert(id.0, (mailbox.clone(), task));
         Ok(mailbox)

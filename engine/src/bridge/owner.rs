@@ -101,13 +101,19 @@ impl Owner {
         }
     }
 
-    /// A conversation for a user seen for the first time.
-    pub(crate) fn new(bridge: Bridge, id: ConversationId, channel: &str, user: &str) -> Owner {
+    /// A conversation for a user seen for the first time (named `name` by the platform).
+    pub(crate) fn new(
+        bridge: Bridge,
+        id: ConversationId,
+        channel: &str,
+        user: &str,
+        name: Option<&str>,
+    ) -> Owner {
         let conversation = Conversation::new(
             bridge.config_for(channel),
             UserRef {
                 id: user.to_owned(),
-                nickname: None,
+                nickname: name.map(str::to_owned),
                 channel: bridge.channel_kind(channel),
             },
             clock::now(),
