@@ -91,9 +91,54 @@ impl Desk {
                 .agent()
                 .conversations()
                 .into_iter()
-                .find(|c| c.routing_attributes["WeChat_OpenId"] == openid)
+                .find(|c| carries(&c.routing_attributes, openid))
                 .map(|c| c.id)
                 .unwrap_or_else(|| panic!("no conversation for {openid}")),
+        }
+    }
+
+    /// The channel the chat request of the user `id` named (`WeChat`, `Telegram`).
+    pub fn channel_of(&self, id: &str) -> String {
+        match &self.enhanced {
+            None => {
+                let session = super::session_of(&self.live_agent.control(), id);
+                let view = self
+                    .live_agent
+                    .control()
+                    .session(&session)
+                    .expect("session");
+                let channel = view.prechat.iter().find(|(label, _)| label == "Channel");
+                channel.map(|(_, v)| v.clone()).unwrap_or_default()
+            }
+            Some(sim) => sim
+                .agent()
+                .conversations()
+                .into_iter()
+                .find(|c| carries(&c.routing_attributes, id))
+                .and_then(|c| {
+                    c.routing_attributes["Channel_Source"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The visitor's name the agent sees for the user `id`.
+    pub fn visitor_name_of(&self, id: &str) -> String {
+        match &self.enhanced {
+            None => {
+                let session = super::session_of(&self.live_agent.control(), id);
+                let view = self.live_agent.control().session(&session).expect("session");
+                view.visitor_name
+            }
+            Some(sim) => sim
+                .agent()
+                .conversations()
+                .into_iter()
+                .find(|c| carries(&c.routing_attributes, id))
+                .and_then(|c| c.routing_attributes["Visitor_Name"].as_str().map(str::to_owned))
+                .unwrap_or_default(),
         }
     }
 
@@ -112,7 +157,7 @@ impl Desk {
                 .agent()
                 .conversations()
                 .into_iter()
-                .filter(|c| c.routing_attributes["WeChat_OpenId"] == openid)
+                .filter(|c| carries(&c.routing_attributes, openid))
                 .count(),
         }
     }
@@ -191,4 +236,12 @@ impl Desk {
             }
         }
     }
+}
+
+/// Whether an Enhanced Chat conversation's pre-chat fields carry the user id `id` (under
+/// whichever channel's field).
+fn carries(attributes: &serde_json::Value, id: &str) -> bool {
+    attributes
+        .as_object()
+        .is_some_and(|fields| fields.values().any(|v| v == id))
 }

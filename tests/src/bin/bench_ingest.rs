@@ -82,6 +82,7 @@ fn main() {
             language: "en".into(),
             merge_window_ms: 200,
             enhanced_chat: None,
+            telegram_api_url: None,
         }
         .config()
         .expect("configuration");

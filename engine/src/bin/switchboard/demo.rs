@@ -1,6 +1,6 @@
 //! `switchboard demo [--desk live-agent|enhanced-chat]`: the gateway plus the simulators on
-//! localhost, with embedded defaults. Prints the agent side's and the WeChat phone page's URLs;
-//! stops on Ctrl-C.
+//! localhost, with embedded defaults and two channels, a WeChat Official Account and a Telegram
+//! bot. Prints the agent console's URL and one phone page per channel; stops on Ctrl-C.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use switchboard_engine::app::App;
 use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::enhanced::{EnhancedChatSim, EnhancedSimConfig};
 use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+use switchboard_sim::telegram::{BotSimConfig, TelegramBotSim};
 use switchboard_sim::wechat::api::WeChatApiSim;
 use switchboard_sim::wechat::phone::PhoneConfig;
 use switchboard_sim::wechat::state::ApiConfig;
@@ -21,6 +22,9 @@ const TOKEN: &str = "demotoken";
 const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const ADMIN_TOKEN: &str = "demo-admin-token";
 const DEMO_USER: &str = "oDemoUser0000000000000000001";
+const BOT_TOKEN: &str = "7000000000:AAE-switchboard-demo-bot-token_01234";
+const BOT_SECRET: &str = "demo-webhook-secret";
+const DEMO_CHAT: i64 = 5_000_000_001;
 
 /// Which desk the demo simulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +45,9 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .context("starting the WeChat simulator")?;
+    let telegram = TelegramBotSim::start(BotSimConfig::new(BOT_TOKEN))
+        .await
+        .context("starting the Telegram simulator")?;
     let enhanced = match desk {
         DemoDesk::LiveAgent => None,
         DemoDesk::EnhancedChat => Some(
@@ -52,6 +59,7 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
     let mut simulated = Simulated {
         merge_window_ms: 800,
         ..Simulated::new(&live_agent, &wechat, APP_ID, data_dir.clone())
+            .with_telegram(telegram.base_url())
     };
     if let Some(sim) = &enhanced {
         simulated = simulated.on_enhanced_chat(sim);
@@ -59,7 +67,8 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
     let config = simulated.config()?;
     crate::logging::init(&config.log);
     crate::limits::raise_open_file_limit();
-    let secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
+    let mut secrets = simulated::secrets(ADMIN_TOKEN, APP_SECRET, TOKEN, AES_KEY);
+    secrets.extend(simulated::telegram_secrets(BOT_TOKEN, BOT_SECRET));
     let app = App::start(&config, &secrets)
         .await
         .context("starting the gateway")?;
@@ -73,6 +82,11 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
             mode: PushMode::Safe,
         },
     ));
+    // What `setWebhook` with the secret does at Telegram.
+    telegram.set_webhook(
+        &format!("http://{}/channels/telegram", app.public_addr()),
+        Some(BOT_SECRET),
+    );
     println!("Switchboard demo is running (Ctrl-C to stop).");
     match &enhanced {
         None => println!(
@@ -95,6 +109,10 @@ pub async fn demo(data_dir: Option<PathBuf>, desk: DemoDesk) -> anyhow::Result<(
     println!(
         "  WeChat phone (customer side):    {}",
         wechat.phone_url(DEMO_USER)
+    );
+    println!(
+        "  Telegram chat (customer side):   {}",
+        telegram.phone_url(DEMO_CHAT)
     );
     println!(
         "  Admin API:                       http://{} (Bearer {ADMIN_TOKEN})",
