@@ -129,7 +129,11 @@ impl Desk {
         match &self.enhanced {
             None => {
                 let session = super::session_of(&self.live_agent.control(), id);
-                let view = self.live_agent.control().session(&session).expect("session");
+                let view = self
+                    .live_agent
+                    .control()
+                    .session(&session)
+                    .expect("session");
                 view.visitor_name
             }
             Some(sim) => sim
@@ -137,7 +141,11 @@ impl Desk {
                 .conversations()
                 .into_iter()
                 .find(|c| carries(&c.routing_attributes, id))
-                .and_then(|c| c.routing_attributes["Visitor_Name"].as_str().map(str::to_owned))
+                .and_then(|c| {
+                    c.routing_attributes["Visitor_Name"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
                 .unwrap_or_default(),
         }
     }
