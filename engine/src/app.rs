@@ -16,7 +16,7 @@ use tracing::info;
 
 use crate::bridge::{Bridge, BridgeChannel, BridgeError};
 pub use crate::config::Secrets;
-use crate::config::{Config, ConfigError, secret_from_env};
+use crate::config::{Config, ConfigError, StoreChoice, secret_from_env};
 use crate::engine::{Engine, EngineConfig, EngineError};
 use crate::http::limits::{ADMIN_MAX_CONNECTIONS, inbound_cap};
 use crate::http::{
@@ -112,8 +112,7 @@ impl App {
         let channels = build_channels(config, &conversation_config(config)?, secrets)?;
         let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
         let inbound = inbound_connections(config)?;
-        let store: Arc<dyn Store> =
-            Arc::new(SledStore::open(&config.data_dir).map_err(EngineError::from)?);
+        let store = open_store(config, secrets).await?;
         let engine = Engine::with_store(
             store.clone(),
             EngineConfig {
@@ -248,6 +247,26 @@ fn build_channels(
         );
     }
     Ok(channels)
+}
+
+/// The configured store, opened.
+async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Arc<dyn Store>, AppError> {
+    match config.store.resolve(secrets)? {
+        StoreChoice::Sled => Ok(Arc::new(
+            SledStore::open(&config.data_dir).map_err(EngineError::from)?,
+        )),
+        #[cfg(feature = "postgres")]
+        StoreChoice::Postgres { url } => Ok(Arc::new(
+            crate::store::PgStore::open(&url)
+                .await
+                .map_err(EngineError::from)?,
+        )),
+        #[cfg(not(feature = "postgres"))]
+        StoreChoice::Postgres { .. } => Err(AppError::Config(ConfigError::Invalid {
+            field: "store.type".into(),
+            message: "this build has no PostgreSQL store (feature \"postgres\")".into(),
+        })),
+    }
 }
 
 /// `base` fitted to one channel: its send window and budget, message size and typing come from

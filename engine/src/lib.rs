@@ -29,7 +29,7 @@
 //! | [`engine`] | the session engine's public API ([`Engine`]) |
 //! | [`driver`] | the per-chat task, one kind per desk |
 //! | [`registry`] | one driver per chat |
-//! | [`store`] | the typed [`Store`] trait (units of work), sled and in-memory stores, the conformance suite; versioned bincode records |
+//! | [`store`] | the typed [`Store`] trait (units of work), sled, PostgreSQL (feature `postgres`) and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
 //! | [`enhanced_client`] | the Enhanced Chat client: REST requests and event streams |
 //! | [`identity`] | signing verified users' identity tokens for Enhanced Chat |

@@ -15,6 +15,8 @@ pub const APP_SECRET_ENV: &str = "SIM_WECHAT_APP_SECRET";
 pub const TOKEN_ENV: &str = "SIM_WECHAT_TOKEN";
 /// EncodingAESKey variable.
 pub const AES_KEY_ENV: &str = "SIM_WECHAT_AES_KEY";
+/// The PostgreSQL store's URL variable, with [`Simulated::on_postgres`].
+pub const STORE_URL_ENV: &str = "SIM_STORE_URL";
 /// The Telegram bot token variable.
 pub const TELEGRAM_BOT_TOKEN_ENV: &str = "SIM_TELEGRAM_BOT_TOKEN";
 /// The Telegram webhook secret variable.
@@ -47,6 +49,8 @@ pub struct Simulated {
     pub enhanced_chat: Option<SimulatedEnhanced>,
     /// A Telegram channel `telegram` against this Bot API simulator's base URL, beside WeChat.
     pub telegram_api_url: Option<String>,
+    /// State goes to the PostgreSQL database whose URL is in [`STORE_URL_ENV`], not sled.
+    pub postgres: bool,
 }
 
 /// An Enhanced Chat simulator as the gateway sees it.
@@ -90,6 +94,7 @@ impl Simulated {
             merge_window_ms: 200,
             enhanced_chat: None,
             telegram_api_url: None,
+            postgres: false,
         }
     }
 
@@ -112,6 +117,15 @@ impl Simulated {
     pub fn with_telegram(self, api_url: impl Into<String>) -> Simulated {
         Simulated {
             telegram_api_url: Some(api_url.into()),
+            ..self
+        }
+    }
+
+    /// The same, keeping state in the PostgreSQL database whose URL is the secret
+    /// [`STORE_URL_ENV`].
+    pub fn on_postgres(self) -> Simulated {
+        Simulated {
+            postgres: true,
             ..self
         }
     }
@@ -168,10 +182,15 @@ api_base = "{api_base}"
             ),
             None => String::new(),
         };
+        let store = if self.postgres {
+            format!("\n[store]\ntype = \"postgres\"\nurl_env = \"{STORE_URL_ENV}\"\n")
+        } else {
+            String::new()
+        };
         format!(
             r#"listen = "127.0.0.1:0"
 data_dir = {data_dir:?}
-
+{store}
 [admin]
 listen = "127.0.0.1:0"
 token_env = "{ADMIN_TOKEN_ENV}"

@@ -6,13 +6,15 @@
 //! once), and two kills every round in the middle of the traffic (then a reply whose send to
 //! WeChat completed just before a kill, but was not recorded, arrives a second time — WeChat's
 //! API has no idempotency key; DESIGN invariant 4 allows one repeat per message per kill).
+//! The second plan runs once more with the state in PostgreSQL instead of sled.
 
 mod support;
 
 use std::time::Duration;
 
 use support::desk::{Desk, DeskKind};
-use support::{all_push, eventually, received_lines, start_gateway, users as wechat_users};
+use support::{all_push, eventually, received_lines, start_gateway_with, users as wechat_users};
+use switchboard_engine::simulated;
 use switchboard_sim::wechat::WeChatApiSim;
 use switchboard_sim::wechat::state::ApiConfig;
 
@@ -33,43 +35,80 @@ enum Crashes {
     TwicePerRound,
 }
 
+/// Where the gateway keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// sled in the data directory.
+    Sled,
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_chat_through_the_shipped_binary_across_a_failover_and_a_restart() {
-    ten_users_chat(Crashes::OnceMidway, DeskKind::LiveAgent).await;
+    ten_users_chat(Crashes::OnceMidway, DeskKind::LiveAgent, Stored::Sled).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_lose_and_repeat_nothing_when_the_binary_is_killed_mid_flight() {
-    ten_users_chat(Crashes::TwicePerRound, DeskKind::LiveAgent).await;
+    ten_users_chat(Crashes::TwicePerRound, DeskKind::LiveAgent, Stored::Sled).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_chat_on_enhanced_chat_across_dropped_streams_and_a_restart() {
-    ten_users_chat(Crashes::OnceMidway, DeskKind::EnhancedChat).await;
+    ten_users_chat(Crashes::OnceMidway, DeskKind::EnhancedChat, Stored::Sled).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_users_on_enhanced_chat_lose_and_repeat_nothing_when_the_binary_is_killed_mid_flight() {
-    ten_users_chat(Crashes::TwicePerRound, DeskKind::EnhancedChat).await;
+    ten_users_chat(Crashes::TwicePerRound, DeskKind::EnhancedChat, Stored::Sled).await;
 }
 
-fn restart(gateway: &mut Gateway, config: &std::path::Path) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_users_on_a_postgres_store_lose_and_repeat_nothing_when_the_binary_is_killed() {
+    ten_users_chat(
+        Crashes::TwicePerRound,
+        DeskKind::LiveAgent,
+        Stored::Postgres,
+    )
+    .await;
+}
+
+/// The binary on `config`, with the PostgreSQL store's URL when it has one.
+fn start(config: &std::path::Path, store_url: Option<&str>) -> Gateway {
+    start_gateway_with(config, |command| {
+        command.env("RUST_LOG", "warn");
+        if let Some(url) = store_url {
+            command.env(simulated::STORE_URL_ENV, url);
+        }
+    })
+}
+
+fn restart(gateway: &mut Gateway, config: &std::path::Path, store_url: Option<&str>) {
     gateway.child.kill().expect("SIGKILL");
     gateway.child.wait().unwrap();
-    *gateway = start_gateway(config);
+    *gateway = start(config, store_url);
 }
 
-async fn ten_users_chat(crashes: Crashes, kind: DeskKind) {
+async fn ten_users_chat(crashes: Crashes, kind: DeskKind, stored: Stored) {
     let desk = Desk::start(kind).await;
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");
-    let text = desk.simulated(&wechat, dir.path().join("data")).toml();
-    std::fs::write(&config_path, text).unwrap();
+    let mut simulated = desk.simulated(&wechat, dir.path().join("data"));
+    let store_url = match stored {
+        Stored::Sled => None,
+        Stored::Postgres => {
+            simulated = simulated.on_postgres();
+            Some(support::postgres::fresh_database().await)
+        }
+    };
+    let store_url = store_url.as_deref();
+    std::fs::write(&config_path, simulated.toml()).unwrap();
 
-    let mut gateway = start_gateway(&config_path);
+    let mut gateway = start(&config_path, store_url);
     let users = wechat_users(&wechat, USERS);
 
     // Everyone says hello at once; agents accept every chat.
@@ -88,7 +127,7 @@ async fn ten_users_chat(crashes: Crashes, kind: DeskKind) {
         .await;
         if crashes == Crashes::TwicePerRound {
             // Accepted (answered 200) means durable: kill before it is passed on.
-            restart(&mut gateway, &config_path);
+            restart(&mut gateway, &config_path, store_url);
         }
         for user in &users {
             let id = chat_of(user.openid());
@@ -102,7 +141,7 @@ async fn ten_users_chat(crashes: Crashes, kind: DeskKind) {
         if crashes == Crashes::TwicePerRound {
             // Kill while the replies are being taken in and delivered.
             tokio::time::sleep(Duration::from_millis(40 * round as u64)).await;
-            restart(&mut gateway, &config_path);
+            restart(&mut gateway, &config_path, store_url);
         }
         for user in &users {
             let expected = format!("reply {round} to {}", user.openid());
@@ -125,7 +164,7 @@ async fn ten_users_chat(crashes: Crashes, kind: DeskKind) {
             // the flush that follows each record (milliseconds).
             support::wait_until_idle(&gateway.admin).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            restart(&mut gateway, &config_path);
+            restart(&mut gateway, &config_path, store_url);
         }
     }
 

@@ -1,12 +1,16 @@
 //! The store conformance suite (`switchboard_engine::store::conformance`) against every store:
 //! sled on a real disk (reopened as a restarted process would: closed without a flush, opened
-//! again), the in-memory store, and — to show the suite can fail — a store whose session commit
-//! drops its outbox half.
+//! again), PostgreSQL on a real server (a database per store; reopened after its connection is
+//! gone, unflushed units with it), the in-memory store, and — to show the suite can fail — a
+//! store whose session commit drops its outbox half.
+
+mod support;
 
 use switchboard_engine::store::conformance::{self, Backend};
 use switchboard_engine::store::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
-    MemoryStore, OutboxEntry, OutboxEvent, SessionRecord, SledStore, Store, StoreError, WebhookKey,
+    MemoryStore, OutboxEntry, OutboxEvent, PgStore, SessionRecord, SledStore, Store, StoreError,
+    WebhookKey,
 };
 
 /// sled in a temporary directory per store.
@@ -42,6 +46,41 @@ impl Backend for Sled {
     }
 }
 
+/// PostgreSQL: a fresh database on the test server per store.
+#[derive(Default)]
+struct Postgres {
+    urls: Vec<String>,
+}
+
+impl Backend for Postgres {
+    type Store = PgStore;
+
+    async fn fresh(&mut self) -> PgStore {
+        let url = support::postgres::fresh_database().await;
+        let store = PgStore::open(&url)
+            .await
+            .expect("the PostgreSQL store opens");
+        self.urls.push(url);
+        store
+    }
+
+    async fn reopen(&mut self, store: PgStore) -> PgStore {
+        drop(store);
+        let url = self.urls.last().expect("a store was opened");
+        // The lock goes with the dropped store's connection, once the server has seen it close.
+        for _ in 0..200 {
+            match PgStore::open(url).await {
+                Ok(store) => return store,
+                Err(StoreError::Locked(_)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("PostgreSQL reopens: {e}"),
+            }
+        }
+        panic!("the PostgreSQL store stayed locked after its last handle was dropped");
+    }
+}
+
 struct Memory;
 
 impl Backend for Memory {
@@ -59,6 +98,23 @@ impl Backend for Memory {
 #[tokio::test]
 async fn the_sled_store_passes_the_conformance_suite() {
     conformance::run(&mut Sled::default()).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_passes_the_conformance_suite() {
+    conformance::run(&mut Postgres::default()).await;
+}
+
+#[tokio::test]
+async fn a_second_process_on_one_postgres_database_is_refused() {
+    let url = support::postgres::fresh_database().await;
+    let first = PgStore::open(&url).await.expect("the first opens");
+    let second = PgStore::open(&url).await;
+    assert!(
+        matches!(second, Err(StoreError::Locked(ref at)) if at.contains("PostgreSQL")),
+        "{second:?}"
+    );
+    drop(first);
 }
 
 #[tokio::test]

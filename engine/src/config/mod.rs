@@ -15,8 +15,10 @@ use crate::channels::ChannelSection;
 use crate::liveagent_client::Endpoint;
 
 mod desk;
+mod store;
 
 pub use desk::{AgentDeskConfig, DeskType, EnhancedChatConfig};
+pub use store::{StoreChoice, StoreConfig, StoreType};
 
 /// A configuration problem, naming the field.
 #[derive(Debug, Error)]
@@ -69,9 +71,12 @@ pub struct Config {
     /// Public listener for channel webhooks (`POST /channels/{id}`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Where the sled database lives.
+    /// Where the sled database lives (`[store] type = "sled"`, the default).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Which store holds durable state.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
@@ -357,6 +362,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_desks()?;
+        self.store.validate()?;
         for (field, value) in [
             ("http.header_timeout_secs", self.http.header_timeout_secs),
             ("http.body_timeout_secs", self.http.body_timeout_secs),
@@ -517,6 +523,31 @@ token_env = "WECHAT_TOKEN"
         let bad = format!("{MINIMAL}\n[http]\nmax_connections = 0\n");
         let err = Config::parse(&bad, "t.toml").unwrap_err().to_string();
         assert!(err.starts_with("http.max_connections:"), "{err}");
+    }
+
+    #[test]
+    fn a_postgres_store_needs_its_url_variable_and_sled_has_none() {
+        let parse = |store: &str| Config::parse(&format!("{store}\n{MINIMAL}"), "t");
+        let config = parse("[store]\ntype = \"postgres\"\nurl_env = \"DB_URL\"").unwrap();
+        assert_eq!(config.store.kind, StoreType::Postgres);
+        let secrets = BTreeMap::from([("DB_URL".to_owned(), "postgres://gw@db/sb".to_owned())]);
+        assert_eq!(
+            config.store.resolve(&secrets).unwrap(),
+            StoreChoice::Postgres {
+                url: "postgres://gw@db/sb".into()
+            }
+        );
+        let err = parse("[store]\ntype = \"postgres\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("store.url_env:"), "{err}");
+        let err = parse("[store]\nurl_env = \"DB_URL\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("store.url_env:"), "{err}");
+        let err = parse("[store]\ntype = \"mysql\"").unwrap_err().to_string();
+        assert!(err.contains("mysql"), "{err}");
+        assert_eq!(parse("").unwrap().store.kind, StoreType::Sled);
     }
 
     #[test]

@@ -38,6 +38,31 @@ impl MemoryStore {
         self.clone()
     }
 
+    /// Puts a session record as it was stored (loading a mirror of another store).
+    pub(super) fn put_session(&self, chat: ChatId, record: SessionRecord) {
+        self.data().sessions.insert(chat, record);
+    }
+
+    /// Puts an outbox event as it was stored.
+    pub(super) fn put_outbox(&self, chat: ChatId, seq: u64, event: OutboxEvent) {
+        self.data().outbox.insert((chat, seq), event);
+    }
+
+    /// Puts a conversation record as it was stored.
+    pub(super) fn put_conversation(&self, id: ConversationId, record: ConversationRecord) {
+        self.data().conversations.insert(id, record);
+    }
+
+    /// Puts a queued action as it was stored.
+    pub(super) fn put_action(&self, id: ActionId, action: Action) {
+        self.data().actions.insert(id, action);
+    }
+
+    /// Puts a webhook key with its arrival time.
+    pub(super) fn put_webhook_key(&self, key: WebhookKey, at_ms: u64) {
+        self.data().inbox.insert(key, at_ms);
+    }
+
     fn data(&self) -> std::sync::MutexGuard<'_, Data> {
         self.data
             .lock()

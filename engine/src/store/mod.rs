@@ -1,7 +1,8 @@
 //! Durable state behind one typed [`Store`] trait: desk sessions and their outboxes,
 //! conversations and their action queue, and webhook dedupe keys — as the typed records of
 //! [`records`], committed in units of work. [`SledStore`] is the embedded default,
-//! [`MemoryStore`] serves fast tests, and [`conformance`] is the suite every store passes.
+//! [`MemoryStore`] serves fast tests, `PgStore` keeps the same records in PostgreSQL, and
+//! [`conformance`] is the suite every store passes.
 //!
 //! The rules the rest of the engine relies on:
 //! - [`Store::commit_session`] writes a session record and the events that came before it, and
@@ -18,6 +19,8 @@ pub mod conformance;
 pub(crate) mod envelope;
 mod flusher;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod records;
 mod sled_store;
 
@@ -26,6 +29,8 @@ use thiserror::Error;
 
 pub use envelope::RECORD_VERSION;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{FLUSH_TIMEOUT, PG_SCHEMA_VERSION, PgStore};
 pub use records::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
     Lane, OutboxEntry, OutboxEvent, SessionRecord, WebhookKey,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use switchboard_engine::simulated;
 
 pub mod desk;
+pub mod postgres;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
 
 pub const APP_ID: &str = "wx5823bf96d3bd56c7";

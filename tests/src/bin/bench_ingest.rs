@@ -83,6 +83,7 @@ fn main() {
             merge_window_ms: 200,
             enhanced_chat: None,
             telegram_api_url: None,
+            postgres: false,
         }
         .config()
         .expect("configuration");
