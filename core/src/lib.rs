@@ -20,11 +20,16 @@
 //!   send is tried again or given up, and what the agent hears when the user cannot be reached. Same contract: `handle(input, now)`,
 //!   `poll_output()`, `poll_timeout()`, and a serde [`conversation::Snapshot`].
 //!
+//! - **Several instances** ([`cluster`]): the shard of a conversation, and which shards an
+//!   instance should take or give up given the leases and the instances alive.
+//!
 //! Module map: [`time`] (timestamps), [`liveagent`] (wire types), [`session`] (the Live Agent
-//! machine), [`desk`] (the desk vocabulary), [`conversation`] (the user ⇄ desk rules), and, with
+//! machine), [`desk`] (the desk vocabulary), [`conversation`] (the user ⇄ desk rules),
+//! [`enhanced`] (Enhanced Chat), [`cluster`] (shards and their fair share), and, with
 //! the `model` feature, `model` (a reference Live Agent server and the model-test harness, shared
 //! by the simulator, the tests and the fuzz targets).
 
+pub mod cluster;
 pub mod conversation;
 pub mod desk;
 pub mod enhanced;
