@@ -61,7 +61,9 @@ fn session_record(next_event: u64) -> SessionRecord {
     }
 }
 
-fn conversation_record(id: &ConversationId, chats: u64) -> ConversationRecord {
+/// A new conversation's record for the user of `id` (`channel:user`), `chats` chats in: what
+/// the suite commits, for other stores' tests to commit too.
+pub fn conversation_record(id: &ConversationId, chats: u64) -> ConversationRecord {
     let user = id.0.split_once(':').map_or("", |(_, user)| user).to_owned();
     let machine = Conversation::new(
         ConversationConfig::default(),

@@ -63,6 +63,17 @@ impl MemoryStore {
         self.data().inbox.insert(key, at_ms);
     }
 
+    /// Forgets the sessions, outboxes, conversations and actions of shard `shard` (another
+    /// instance holds it now). Webhook keys stay: they are facts about pushes, pruned by age.
+    pub(super) fn forget_shard(&self, shard: u16) {
+        let mut data = self.data();
+        data.sessions.retain(|chat, _| chat.shard() != shard);
+        data.outbox.retain(|(chat, _), _| chat.shard() != shard);
+        data.conversations.retain(|id, _| id.shard() != shard);
+        data.actions
+            .retain(|id, _| id.conversation.shard() != shard);
+    }
+
     fn data(&self) -> std::sync::MutexGuard<'_, Data> {
         self.data
             .lock()

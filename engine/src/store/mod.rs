@@ -30,7 +30,7 @@ use thiserror::Error;
 pub use envelope::RECORD_VERSION;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{FLUSH_TIMEOUT, PG_SCHEMA_VERSION, PgStore};
+pub use postgres::{Acquired, FLUSH_TIMEOUT, Leases, PG_SCHEMA_VERSION, PgStore};
 pub use records::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
     Lane, OutboxEntry, OutboxEvent, SessionRecord, WebhookKey,
@@ -62,6 +62,14 @@ pub enum StoreError {
     /// A record could not be encoded.
     #[error("a record could not be encoded: {0}")]
     Encode(String),
+    /// The conversation's shard is not held by this instance (several instances on one
+    /// database): its state is another instance's to write.
+    #[error("shard {0} is not held by this instance")]
+    NotOwner(u16),
+    /// Another instance took the shard over: this instance's writes to it were refused by the
+    /// database (fencing), and it must stop serving the shard's conversations.
+    #[error("shard {0} was taken over by another instance; its writes here were refused")]
+    Fenced(u16),
     /// The database failed.
     #[error("storage failed: {0}")]
     Io(String),

@@ -23,6 +23,14 @@ impl ChatId {
         ChatId(format!("{}#{n}", conversation.0))
     }
 
+    /// The shard of the chat's conversation (of the chat id itself, if it has no conversation).
+    pub fn shard(&self) -> u16 {
+        match self.0.rsplit_once('#') {
+            Some((conversation, _)) => switchboard_core::cluster::shard_of(conversation),
+            None => switchboard_core::cluster::shard_of(&self.0),
+        }
+    }
+
     /// The conversation this chat belongs to, if the id has the `{conversation}#{n}` shape.
     pub fn conversation(&self) -> Option<ConversationId> {
         self.0
@@ -39,6 +47,11 @@ impl ConversationId {
     /// The conversation of `user` on channel `channel`.
     pub fn of(channel: &str, user: &str) -> ConversationId {
         ConversationId(format!("{channel}:{user}"))
+    }
+
+    /// The shard it belongs to.
+    pub fn shard(&self) -> u16 {
+        switchboard_core::cluster::shard_of(&self.0)
     }
 }
 

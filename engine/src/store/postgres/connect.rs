@@ -30,6 +30,7 @@ impl std::fmt::Debug for Target {
 }
 
 /// One open connection; its I/O task stops when it is dropped.
+#[derive(Debug)]
 pub(super) struct Conn {
     pub(super) client: Client,
     task: JoinHandle<()>,

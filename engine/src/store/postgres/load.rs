@@ -1,5 +1,5 @@
-//! The mirror loaded from the tables at open, decoded with the same versioned readers as the
-//! sled store. An action that no longer decodes is logged and left out, and its row removed
+//! The mirror loaded from the tables (every row at open, or one shard's when an instance takes
+//! it), decoded with the same versioned readers as the sled store. An action that no longer decodes is logged and left out, and its row removed
 //! (the sled store drops such an action when it reaches it); any other record that does not
 //! decode stops the open.
 
@@ -21,46 +21,51 @@ fn id(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Every record, and the keys of actions that had to be left out.
-pub(super) async fn mirror(
+/// `SELECT {columns} FROM switchboard.{table}`, of one shard when `shard` is given.
+async fn rows(
     client: &Client,
     target: &Target,
-) -> Result<(MemoryStore, Vec<ActionKey>), StoreError> {
-    let e = |e| sql(target, e);
-    let mirror = MemoryStore::new();
-    for row in client
-        .query("SELECT chat, record FROM switchboard.sessions", &[])
-        .await
-        .map_err(e)?
-    {
+    columns: &str,
+    table: &str,
+    shard: Option<u16>,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let result = match shard {
+        None => {
+            client
+                .query(&format!("SELECT {columns} FROM switchboard.{table}"), &[])
+                .await
+        }
+        Some(shard) => {
+            let query = format!("SELECT {columns} FROM switchboard.{table} WHERE shard = $1");
+            client.query(&query, &[&(shard as i16)]).await
+        }
+    };
+    result.map_err(|e| sql(target, e))
+}
+
+/// Puts every record (of `shard`, if given) into `mirror`; returns the keys (and shards) of
+/// actions that had to be left out.
+pub(super) async fn into(
+    mirror: &MemoryStore,
+    client: &Client,
+    target: &Target,
+    shard: Option<u16>,
+) -> Result<Vec<(u16, ActionKey)>, StoreError> {
+    for row in rows(client, target, "chat, record", "sessions", shard).await? {
         let record = decode_migrating::<SessionRecord, SessionRecordV1>(row.get(1))?;
         mirror.put_session(ChatId(id(row.get(0))), record);
     }
-    for row in client
-        .query("SELECT chat, seq, event FROM switchboard.outbox", &[])
-        .await
-        .map_err(e)?
-    {
+    for row in rows(client, target, "chat, seq, event", "outbox", shard).await? {
         let event = decode_changed_in::<OutboxEvent, SessionEvent>(row.get(2), 3)?;
         mirror.put_outbox(ChatId(id(row.get(0))), row.get::<_, i64>(1) as u64, event);
     }
-    for row in client
-        .query("SELECT id, record FROM switchboard.conversations", &[])
-        .await
-        .map_err(e)?
-    {
+    for row in rows(client, target, "id, record", "conversations", shard).await? {
         let record = decode_migrating::<ConversationRecord, ConversationRecordV1>(row.get(1))?;
         mirror.put_conversation(ConversationId(id(row.get(0))), record);
     }
     let mut dropped = Vec::new();
-    for row in client
-        .query(
-            "SELECT conversation, lane, seq, action FROM switchboard.actions",
-            &[],
-        )
-        .await
-        .map_err(e)?
-    {
+    let columns = "conversation, lane, seq, action, shard";
+    for row in rows(client, target, columns, "actions", shard).await? {
         let key = ActionKey {
             conversation: row.get(0),
             lane: row.get(1),
@@ -84,16 +89,12 @@ pub(super) async fn mirror(
             Err(why) => {
                 error!(conversation = %String::from_utf8_lossy(&key.conversation), seq = key.seq, error = %why,
                     "undecodable action dropped");
-                dropped.push(key);
+                dropped.push((row.get::<_, i16>(4) as u16, key));
             }
         }
     }
-    for row in client
-        .query("SELECT key, at_ms FROM switchboard.inbox", &[])
-        .await
-        .map_err(e)?
-    {
+    for row in rows(client, target, "key, at_ms", "inbox", shard).await? {
         mirror.put_webhook_key(WebhookKey(id(row.get(0))), row.get::<_, i64>(1) as u64);
     }
-    Ok((mirror, dropped))
+    Ok(dropped)
 }

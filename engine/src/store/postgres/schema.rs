@@ -67,6 +67,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_lease_rows_are_one_per_shard() {
+        let last = switchboard_core::cluster::SHARDS - 1;
+        assert!(
+            MIGRATIONS[0]
+                .1
+                .contains(&format!("generate_series(0, {last})"))
+        );
+    }
+
+    #[test]
     fn migrations_are_numbered_in_order_up_to_the_schema_version() {
         let versions: Vec<i32> = MIGRATIONS.iter().map(|(v, _)| *v).collect();
         let expected: Vec<i32> = (1..=PG_SCHEMA_VERSION).collect();

@@ -4,6 +4,12 @@
 //! backoff (taking the store's lock again) and writes the same batch again. A lock another
 //! process took meanwhile, or an error the database will give again (a constraint, bad data),
 //! is fatal: every flush from then on fails and nothing more is written.
+//!
+//! Several instances on one database ([`Fencing::Leases`]): every unit carries the shard it
+//! belongs to and the epoch this instance took the shard at, and a batch first locks those
+//! shards' lease rows (`FOR SHARE`, so no takeover can slip in before the commit) and compares.
+//! The units of a shard whose lease moved are dropped, never written, and the flushes that
+//! waited for them fail with [`StoreError::Fenced`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -23,6 +29,29 @@ pub(super) struct ActionKey {
     pub(super) conversation: Vec<u8>,
     pub(super) lane: i16,
     pub(super) seq: i64,
+}
+
+/// How the writer makes sure it alone writes what it writes.
+#[derive(Debug, Clone)]
+pub(super) enum Fencing {
+    /// The store's advisory lock, held by the writer's connection: one process per database.
+    Lock,
+    /// Shard leases: each unit's epoch is checked against its shard's lease row.
+    Leases {
+        /// This instance's id, as the lease rows name their owner.
+        instance: String,
+    },
+}
+
+/// A unit of work and whose it is.
+#[derive(Debug)]
+pub(super) struct Unit {
+    /// The shard of the conversation it belongs to; `None` for housekeeping of every shard.
+    pub(super) shard: Option<i16>,
+    /// The epoch this instance holds the shard at (0 under [`Fencing::Lock`]).
+    pub(super) epoch: i64,
+    /// The rows.
+    pub(super) write: Write,
 }
 
 /// One unit of work, as rows.
@@ -57,15 +86,21 @@ pub(super) enum Write {
 /// How far the writer got.
 #[derive(Debug, Clone, Default)]
 struct Progress {
-    /// Units durable, counted from the store's open.
+    /// Units settled (written, or dropped as fenced), counted from the store's open.
     durable: u64,
+    /// The latest units dropped because their shard was taken over: (unit number, shard).
+    fenced: std::collections::VecDeque<(u64, u16)>,
     /// Why nothing more will be written.
     fatal: Option<StoreError>,
 }
 
+/// How many fenced units [`Progress`] remembers (a flush looks back no further).
+const FENCED_KEPT: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Queue {
-    writes: Vec<Write>,
+    /// Queued units with their numbers.
+    units: Vec<(u64, Unit)>,
     /// Units queued so far.
     enqueued: u64,
 }
@@ -97,36 +132,46 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the task on `conn`, which holds the store's lock.
-    pub(super) fn start(target: Target, conn: Conn) -> Writer {
+    /// Starts the task on `conn` (which holds the store's lock under [`Fencing::Lock`]).
+    pub(super) fn start(target: Target, conn: Conn, fencing: Fencing) -> Writer {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             progress: watch::Sender::new(Progress::default()),
         });
-        let task = tokio::spawn(run(shared.clone(), target, conn));
+        let task = tokio::spawn(run(shared.clone(), target, conn, fencing));
         Writer { shared, task }
     }
 
     /// Queues one unit.
-    pub(super) fn push(&self, write: Write) {
+    pub(super) fn push(&self, unit: Unit) {
         let mut queue = self.shared.queue();
-        queue.writes.push(write);
         queue.enqueued += 1;
+        let number = queue.enqueued;
+        queue.units.push((number, unit));
         drop(queue);
         self.shared.wake.notify_one();
     }
 
-    /// Returns once every unit queued before the call is durable; fails after `timeout`, or at
-    /// once when the writer has stopped for good.
+    /// Returns once every unit queued before the call is settled; fails if one of those queued
+    /// since the last settled point was fenced, after `timeout`, or at once when the writer has
+    /// stopped for good.
     pub(super) async fn flush(&self, timeout: Duration) -> Result<(), StoreError> {
         let target = self.shared.queue().enqueued;
         let mut progress = self.shared.progress.subscribe();
+        let settled_before = progress.borrow().durable;
         let reached = progress.wait_for(|p| p.durable >= target || p.fatal.is_some());
         match tokio::time::timeout(timeout, reached).await {
             Ok(Ok(p)) => match &p.fatal {
                 Some(fatal) if p.durable < target => Err(fatal.clone()),
-                _ => Ok(()),
+                _ => match p
+                    .fenced
+                    .iter()
+                    .find(|(n, _)| (settled_before + 1..=target).contains(n))
+                {
+                    Some((_, shard)) => Err(StoreError::Fenced(*shard)),
+                    None => Ok(()),
+                },
             },
             Ok(Err(_)) => Err(StoreError::Io("the PostgreSQL writer stopped".into())),
             Err(_) => Err(StoreError::Io(format!(
@@ -153,14 +198,14 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
         || *db.code() == SqlState::T_R_DEADLOCK_DETECTED
 }
 
-async fn run(shared: Arc<Shared>, target: Target, conn: Conn) {
+async fn run(shared: Arc<Shared>, target: Target, conn: Conn, fencing: Fencing) {
     let mut conn = Some(conn);
     let mut statements: Option<Statements> = None;
     loop {
         shared.wake.notified().await;
-        let (batch, upto) = {
+        let (mut batch, upto) = {
             let mut queue = shared.queue();
-            (std::mem::take(&mut queue.writes), queue.enqueued)
+            (std::mem::take(&mut queue.units), queue.enqueued)
         };
         if batch.is_empty() {
             continue;
@@ -168,7 +213,7 @@ async fn run(shared: Arc<Shared>, target: Target, conn: Conn) {
         let mut backoff = Duration::from_millis(100);
         loop {
             if conn.is_none() {
-                match reconnect(&target).await {
+                match reconnect(&target, &fencing).await {
                     Ok(fresh) => conn = Some(fresh),
                     Err(StoreError::Locked(holder)) => {
                         error!(store = %target.name, "another process took the store's lock; writing stopped");
@@ -187,9 +232,31 @@ async fn run(shared: Arc<Shared>, target: Target, conn: Conn) {
                 statements = None;
             }
             let Some(open) = conn.as_mut() else { continue };
-            let written = write(open, &mut statements, &batch).await;
+            let written = write(open, &mut statements, &fencing, &batch).await;
             match written {
-                Ok(()) => break,
+                Ok(Written::All) => break,
+                Ok(Written::Fenced(shards)) => {
+                    // Those shards are another instance's now: drop their units, write the rest.
+                    warn!(
+                        ?shards,
+                        "shards taken over by another instance; their writes dropped"
+                    );
+                    let dropped: Vec<(u64, u16)> = batch
+                        .iter()
+                        .filter_map(|(n, u)| {
+                            u.shard
+                                .filter(|s| shards.contains(s))
+                                .map(|s| (*n, s as u16))
+                        })
+                        .collect();
+                    batch.retain(|(_, u)| !u.shard.is_some_and(|s| shards.contains(&s)));
+                    shared.progress.send_modify(|p| {
+                        p.fenced.extend(dropped);
+                        while p.fenced.len() > FENCED_KEPT {
+                            p.fenced.pop_front();
+                        }
+                    });
+                }
                 Err(e) if retryable(&e) => {
                     warn!(error = %sql(&target, e), "a PostgreSQL write failed; reconnecting");
                     // Dropping the connection releases the lock; it is taken again above.
@@ -209,15 +276,18 @@ async fn run(shared: Arc<Shared>, target: Target, conn: Conn) {
     }
 }
 
-async fn reconnect(target: &Target) -> Result<Conn, StoreError> {
+async fn reconnect(target: &Target, fencing: &Fencing) -> Result<Conn, StoreError> {
     let conn = target.connect().await?;
-    conn.lock(target).await?;
+    if let Fencing::Lock = fencing {
+        conn.lock(target).await?;
+    }
     Ok(conn)
 }
 
 /// The statements one batch uses, prepared once per connection.
 #[derive(Debug)]
 struct Statements {
+    leases_of: Statement,
     upsert_session: Statement,
     put_event: Statement,
     delete_action: Statement,
@@ -233,15 +303,21 @@ struct Statements {
 impl Statements {
     async fn prepare(client: &tokio_postgres::Client) -> Result<Statements, tokio_postgres::Error> {
         Ok(Statements {
+            leases_of: client
+                .prepare(
+                    "SELECT shard, owner, epoch FROM switchboard.leases
+                     WHERE shard = ANY($1) FOR SHARE",
+                )
+                .await?,
             upsert_session: client
                 .prepare(
-                    "INSERT INTO switchboard.sessions (chat, record) VALUES ($1, $2)
+                    "INSERT INTO switchboard.sessions (chat, shard, record) VALUES ($1, $2, $3)
                      ON CONFLICT (chat) DO UPDATE SET record = EXCLUDED.record",
                 )
                 .await?,
             put_event: client
                 .prepare(
-                    "INSERT INTO switchboard.outbox (chat, seq, event) VALUES ($1, $2, $3)
+                    "INSERT INTO switchboard.outbox (chat, seq, shard, event) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (chat, seq) DO UPDATE SET event = EXCLUDED.event",
                 )
                 .await?,
@@ -262,20 +338,20 @@ impl Statements {
                 .await?,
             upsert_conversation: client
                 .prepare(
-                    "INSERT INTO switchboard.conversations (id, record) VALUES ($1, $2)
+                    "INSERT INTO switchboard.conversations (id, shard, record) VALUES ($1, $2, $3)
                      ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 )
                 .await?,
             put_action: client
                 .prepare(
-                    "INSERT INTO switchboard.actions (conversation, lane, seq, action)
-                     VALUES ($1, $2, $3, $4)
+                    "INSERT INTO switchboard.actions (conversation, lane, seq, shard, action)
+                     VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (conversation, lane, seq) DO UPDATE SET action = EXCLUDED.action",
                 )
                 .await?,
             put_key: client
                 .prepare(
-                    "INSERT INTO switchboard.inbox (key, at_ms) VALUES ($1, $2)
+                    "INSERT INTO switchboard.inbox (key, shard, at_ms) VALUES ($1, $2, $3)
                      ON CONFLICT (key) DO UPDATE SET at_ms = EXCLUDED.at_ms",
                 )
                 .await?,
@@ -286,21 +362,70 @@ impl Statements {
     }
 }
 
-/// Writes `batch` in one transaction.
+/// What became of a batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    /// Committed whole.
+    All,
+    /// Not written: these shards' leases moved (the rest may be written without them).
+    Fenced(Vec<i16>),
+}
+
+/// Writes `batch` in one transaction, unless a shard it writes was taken over.
 async fn write(
     conn: &mut Conn,
     statements: &mut Option<Statements>,
-    batch: &[Write],
-) -> Result<(), tokio_postgres::Error> {
+    fencing: &Fencing,
+    batch: &[(u64, Unit)],
+) -> Result<Written, tokio_postgres::Error> {
     let s = match statements.take() {
         Some(prepared) => statements.insert(prepared),
         None => statements.insert(Statements::prepare(&conn.client).await?),
     };
     let tx = conn.client.transaction().await?;
-    for unit in batch {
-        apply(&tx, s, unit).await?;
+    if let Fencing::Leases { instance } = fencing {
+        let fenced = check_leases(&tx, s, instance, batch).await?;
+        if !fenced.is_empty() {
+            tx.rollback().await?;
+            return Ok(Written::Fenced(fenced));
+        }
     }
-    tx.commit().await
+    for (_, unit) in batch {
+        apply(&tx, s, unit.shard.unwrap_or_default(), &unit.write).await?;
+    }
+    tx.commit().await?;
+    Ok(Written::All)
+}
+
+/// The shards of `batch` whose lease rows (locked until the transaction ends) no longer name
+/// this instance at the epoch the units carry.
+async fn check_leases(
+    tx: &Transaction<'_>,
+    s: &Statements,
+    instance: &str,
+    batch: &[(u64, Unit)],
+) -> Result<Vec<i16>, tokio_postgres::Error> {
+    let mut wanted: std::collections::BTreeMap<i16, i64> = std::collections::BTreeMap::new();
+    for (_, unit) in batch {
+        if let Some(shard) = unit.shard {
+            wanted.insert(shard, unit.epoch);
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shards: Vec<i16> = wanted.keys().copied().collect();
+    let rows = tx.query(&s.leases_of, &[&shards]).await?;
+    let mut current = std::collections::BTreeMap::new();
+    for row in rows {
+        let owner: Option<String> = row.get(1);
+        current.insert(row.get::<_, i16>(0), (owner, row.get::<_, i64>(2)));
+    }
+    Ok(wanted
+        .into_iter()
+        .filter(|(shard, epoch)| current.get(shard) != Some(&(Some(instance.to_owned()), *epoch)))
+        .map(|(shard, _)| shard)
+        .collect())
 }
 
 async fn delete_action(
@@ -316,6 +441,7 @@ async fn delete_action(
 async fn apply(
     tx: &Transaction<'_>,
     s: &Statements,
+    shard: i16,
     unit: &Write,
 ) -> Result<(), tokio_postgres::Error> {
     match unit {
@@ -326,10 +452,12 @@ async fn apply(
             events,
             done,
         } => {
-            tx.execute(&s.upsert_session, &[chat, record]).await?;
+            tx.execute(&s.upsert_session, &[chat, &shard, record])
+                .await?;
             for (i, event) in events.iter().enumerate() {
                 let seq = first + i as i64;
-                tx.execute(&s.put_event, &[chat, &seq, event]).await?;
+                tx.execute(&s.put_event, &[chat, &seq, &shard, event])
+                    .await?;
             }
             if let Some(done) = done {
                 delete_action(tx, s, done).await?;
@@ -349,16 +477,17 @@ async fn apply(
             seen,
             done,
         } => {
-            tx.execute(&s.upsert_conversation, &[id, record]).await?;
+            tx.execute(&s.upsert_conversation, &[id, &shard, record])
+                .await?;
             for (key, action) in enqueue {
                 tx.execute(
                     &s.put_action,
-                    &[&key.conversation, &key.lane, &key.seq, action],
+                    &[&key.conversation, &key.lane, &key.seq, &shard, action],
                 )
                 .await?;
             }
             if let Some((key, at)) = seen {
-                tx.execute(&s.put_key, &[key, at]).await?;
+                tx.execute(&s.put_key, &[key, &shard, at]).await?;
             }
             if let Some(done) = done {
                 delete_action(tx, s, done).await?;
