@@ -103,6 +103,9 @@ pub struct App {
     admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
     listeners: Vec<JoinHandle<()>>,
+    /// Several instances: the task holding this one's shards.
+    #[cfg(feature = "postgres")]
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl App {
@@ -112,9 +115,9 @@ impl App {
         let channels = build_channels(config, &conversation_config(config)?, secrets)?;
         let admin_token = secrets.get("admin.token_env", &config.admin.token_env)?;
         let inbound = inbound_connections(config)?;
-        let store = open_store(config, secrets).await?;
+        let opened = open_store(config, secrets).await?;
         let engine = Engine::with_store(
-            store.clone(),
+            opened.store.clone(),
             EngineConfig {
                 data_dir: config.data_dir.clone(),
                 live_agent: config.endpoint()?,
@@ -123,7 +126,31 @@ impl App {
             },
         )
         .await?;
-        let bridge = Bridge::start(engine.clone(), store, channels)?;
+        #[cfg(feature = "postgres")]
+        let (bridge, cluster) = match opened.shared {
+            None => (Bridge::start(engine.clone(), opened.store, channels)?, None),
+            Some((pg, settings)) => {
+                let forwarder = Arc::new(crate::cluster::ClusterForwarder::new(&pg));
+                let bridge = Bridge::start_with(
+                    engine.clone(),
+                    opened.store,
+                    channels,
+                    Some(forwarder.clone()),
+                )?;
+                let cluster = crate::cluster::Cluster::start(
+                    settings,
+                    pg,
+                    &forwarder,
+                    engine.clone(),
+                    bridge.clone(),
+                )
+                .await
+                .map_err(EngineError::from)?;
+                (bridge, Some(Arc::new(cluster)))
+            }
+        };
+        #[cfg(not(feature = "postgres"))]
+        let bridge = Bridge::start(engine.clone(), opened.store, channels)?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -160,6 +187,8 @@ impl App {
             webhooks,
             connections: connections.clone(),
             token: Arc::new(admin_token),
+            #[cfg(feature = "postgres")]
+            cluster: cluster.clone(),
         };
         let admin_task = tokio::spawn(serve(
             admin,
@@ -176,6 +205,8 @@ impl App {
             admin_addr,
             stop,
             listeners: vec![public_task, admin_task],
+            #[cfg(feature = "postgres")]
+            cluster,
         })
     }
 
@@ -205,6 +236,11 @@ impl App {
         let _ = self.stop.send(true);
         for listener in self.listeners {
             let _ = listener.await;
+        }
+        // Hand every shard over first: the next owners take them at once.
+        #[cfg(feature = "postgres")]
+        if let Some(cluster) = &self.cluster {
+            cluster.shutdown().await;
         }
         self.bridge.shutdown().await;
         self.engine.shutdown().await?;
@@ -249,18 +285,62 @@ fn build_channels(
     Ok(channels)
 }
 
+/// The store, and, when several instances share it, its PostgreSQL handle and how to hold
+/// shards.
+struct Opened {
+    store: Arc<dyn Store>,
+    #[cfg(feature = "postgres")]
+    shared: Option<(crate::store::PgStore, crate::cluster::ClusterSettings)>,
+}
+
+/// A default instance id: the host's name, the process id and a random suffix.
+#[cfg(feature = "postgres")]
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switchboard".to_owned());
+    let mut random = [0u8; 3];
+    let _ = getrandom::fill(&mut random);
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{host}-{}-{suffix}", std::process::id())
+}
+
 /// The configured store, opened.
-async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Arc<dyn Store>, AppError> {
+async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Opened, AppError> {
     match config.store.resolve(secrets)? {
-        StoreChoice::Sled => Ok(Arc::new(
-            SledStore::open(&config.data_dir).map_err(EngineError::from)?,
-        )),
+        StoreChoice::Sled => Ok(Opened {
+            store: Arc::new(SledStore::open(&config.data_dir).map_err(EngineError::from)?),
+            #[cfg(feature = "postgres")]
+            shared: None,
+        }),
         #[cfg(feature = "postgres")]
-        StoreChoice::Postgres { url } => Ok(Arc::new(
-            crate::store::PgStore::open(&url)
+        StoreChoice::Postgres { url } if config.store.shared => {
+            let settings = crate::cluster::ClusterSettings {
+                instance: config.store.instance_id.clone().unwrap_or_else(instance_id),
+                lease: Duration::from_secs_f64(config.store.lease_secs),
+                takeover_wait: Duration::from_secs_f64(config.store.takeover_wait_secs),
+            };
+            let pg = crate::store::PgStore::open_shared(&url, &settings.instance)
                 .await
-                .map_err(EngineError::from)?,
-        )),
+                .map_err(EngineError::from)?;
+            info!(instance = %settings.instance, "sharing the PostgreSQL store with other instances");
+            Ok(Opened {
+                store: Arc::new(pg.clone()),
+                shared: Some((pg, settings)),
+            })
+        }
+        #[cfg(feature = "postgres")]
+        StoreChoice::Postgres { url } => Ok(Opened {
+            store: Arc::new(
+                crate::store::PgStore::open(&url)
+                    .await
+                    .map_err(EngineError::from)?,
+            ),
+            shared: None,
+        }),
         #[cfg(not(feature = "postgres"))]
         StoreChoice::Postgres { .. } => Err(AppError::Config(ConfigError::Invalid {
             field: "store.type".into(),

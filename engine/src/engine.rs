@@ -212,6 +212,43 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Resumes the stored live sessions of `shard` that have no driver here (this instance just
+    /// took the shard over); how many.
+    pub fn resume_shard(&self, shard: u16) -> Result<usize, EngineError> {
+        let now = clock::now();
+        let mut resumed = 0;
+        for (chat, record) in self.inner.shared.store.load_sessions()? {
+            if chat.shard() != shard || record.snapshot.is_ended() {
+                continue;
+            }
+            if self.inner.registry.get(&chat).is_some() {
+                continue;
+            }
+            match self.restore(&chat, record.snapshot, now) {
+                Ok(machine) => {
+                    if self.spawn(chat, machine, record.next_event) {
+                        resumed += 1;
+                    }
+                }
+                Err(e) => tracing::error!(%chat, error = %e, "chat not resumed"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Stops the drivers of `shard`'s chats (their polls and streams are abandoned; the
+    /// sessions stay alive at the desk for the shard's next owner) and waits until each has
+    /// ended.
+    pub async fn stop_shard(&self, shard: u16) {
+        let handles = self.inner.registry.take(|chat| chat.shard() == shard);
+        for handle in &handles {
+            let _ = handle.commands.send(Command::Stop).await;
+        }
+        for handle in handles {
+            handle.commands.closed().await;
+        }
+    }
+
     /// Starts a new chat: a Live Agent session is created and the chat requested.
     pub async fn start_chat(&self, chat: ChatId, request: ChatRequest) -> Result<(), EngineError> {
         self.start_chat_once(chat, request, None).await

@@ -41,6 +41,7 @@
 //! | [`simulated`] | the configuration for running against the simulators (demo, tests) |
 //! | [`metrics`] | traffic counters, delivery latency, Prometheus text |
 //! | [`clock`] | the only place the engine reads the time for the core |
+//! | `cluster` | several instances on one PostgreSQL database: holding shards, serving them, pushes for the others (feature `postgres`) |
 //!
 //! The `switchboard` binary (`src/bin/switchboard/`) adds the command line, logging and signals.
 
@@ -48,6 +49,8 @@ pub mod app;
 pub mod bridge;
 pub mod channels;
 pub mod clock;
+#[cfg(feature = "postgres")]
+pub mod cluster;
 pub mod config;
 pub mod driver;
 pub mod engine;

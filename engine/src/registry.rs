@@ -51,6 +51,16 @@ impl Registry {
         chats
     }
 
+    /// Takes out the drivers of the chats `which` picks.
+    pub(crate) fn take(&self, which: impl Fn(&ChatId) -> bool) -> Vec<DriverHandle> {
+        let mut drivers = self.lock();
+        let chats: Vec<ChatId> = drivers.keys().filter(|c| which(c)).cloned().collect();
+        chats
+            .iter()
+            .filter_map(|chat| drivers.remove(chat))
+            .collect()
+    }
+
     pub(crate) fn drain(&self) -> Vec<DriverHandle> {
         self.lock().drain().map(|(_, handle)| handle).collect()
     }

@@ -51,6 +51,9 @@ pub struct Simulated {
     pub telegram_api_url: Option<String>,
     /// State goes to the PostgreSQL database whose URL is in [`STORE_URL_ENV`], not sled.
     pub postgres: bool,
+    /// With `postgres`: several instances share it, with this lease and takeover wait
+    /// (seconds).
+    pub shared: Option<(f64, f64)>,
 }
 
 /// An Enhanced Chat simulator as the gateway sees it.
@@ -95,6 +98,7 @@ impl Simulated {
             enhanced_chat: None,
             telegram_api_url: None,
             postgres: false,
+            shared: None,
         }
     }
 
@@ -126,6 +130,17 @@ impl Simulated {
     pub fn on_postgres(self) -> Simulated {
         Simulated {
             postgres: true,
+            ..self
+        }
+    }
+
+    /// The same, as one of several instances on that database, holding shards for
+    /// `lease_secs` and letting a taken-over chat poll `takeover_wait_secs` after its previous
+    /// owner let go.
+    pub fn shared_postgres(self, lease_secs: f64, takeover_wait_secs: f64) -> Simulated {
+        Simulated {
+            postgres: true,
+            shared: Some((lease_secs, takeover_wait_secs)),
             ..self
         }
     }
@@ -182,10 +197,15 @@ api_base = "{api_base}"
             ),
             None => String::new(),
         };
-        let store = if self.postgres {
-            format!("\n[store]\ntype = \"postgres\"\nurl_env = \"{STORE_URL_ENV}\"\n")
-        } else {
-            String::new()
+        let store = match (self.postgres, self.shared) {
+            (false, _) => String::new(),
+            (true, None) => {
+                format!("\n[store]\ntype = \"postgres\"\nurl_env = \"{STORE_URL_ENV}\"\n")
+            }
+            (true, Some((lease, wait))) => format!(
+                "\n[store]\ntype = \"postgres\"\nurl_env = \"{STORE_URL_ENV}\"\nshared = true\n\
+                 lease_secs = {lease:?}\ntakeover_wait_secs = {wait:?}\n"
+            ),
         };
         format!(
             r#"listen = "127.0.0.1:0"

@@ -62,3 +62,14 @@ CREATE TABLE switchboard.instances (
     id       text        PRIMARY KEY,
     seen_at  timestamptz NOT NULL
 );
+
+-- Pushes an instance took in for a shard another instance holds, until that shard's owner has
+-- taken them in (each named by its webhook dedupe key, stored once). Inserting one notifies
+-- channel `switchboard_pushes` with the shard.
+CREATE TABLE switchboard.pushes (
+    seq    bigserial PRIMARY KEY,
+    key    bytea     NOT NULL UNIQUE,
+    shard  smallint  NOT NULL,
+    push   bytea     NOT NULL
+);
+CREATE INDEX pushes_by_shard ON switchboard.pushes (shard, seq);

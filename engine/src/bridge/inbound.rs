@@ -82,16 +82,33 @@ impl Bridge {
         duplicates: &mut usize,
     ) -> Result<(), BridgeError> {
         for event in events {
-            let mailbox = self.mailbox_or_new(
+            let key = WebhookKey::of(channel_id, &event.dedupe_key.0);
+            let mailbox = match self.mailbox_or_new(
                 channel_id,
                 event.user.as_str(),
                 event.display_name.as_deref(),
-            )?;
+            ) {
+                Err(BridgeError::ServedElsewhere(_)) => {
+                    let push = super::ForwardedPush {
+                        channel: channel_id.to_owned(),
+                        user: event.user.as_str().to_owned(),
+                        name: event.display_name.clone(),
+                        message: user_message(event),
+                        key,
+                    };
+                    match self.forward(&push).await? {
+                        true => *accepted += 1,
+                        false => *duplicates += 1,
+                    }
+                    continue;
+                }
+                other => other?,
+            };
             let (reply, pushed) = oneshot::channel();
             mailbox
                 .send(Command::Push {
                     message: user_message(event),
-                    key: WebhookKey::of(channel_id, &event.dedupe_key.0),
+                    key,
                     reply,
                 })
                 .map_err(|_| BridgeError::Stopped)?;

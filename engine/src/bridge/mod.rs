@@ -9,6 +9,7 @@
 //! | `owner.rs` | the owner task: mailbox, timer, one unit of work per step, then act |
 //! | `lanes.rs` | performing one queued action (desk request, or one delivery attempt) for an owner |
 //! | `session_events.rs` | the engine's outbox changes, routed to the owners |
+//! | `shards.rs` | several instances: taking up and giving up a shard's conversations; pushes for shards held elsewhere |
 //! | `lifecycle.rs` | one `info` line per chat step |
 //!
 //! Everything that crosses it is durable first: a webhook's events are stored with their
@@ -22,6 +23,7 @@ mod lanes;
 mod lifecycle;
 mod owner;
 mod session_events;
+mod shards;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,7 @@ use crate::clock;
 use crate::engine::Engine;
 use crate::store::{ConversationId, Store, StoreError};
 use owner::{Command, Mailbox, Owner};
+pub use shards::{ForwardedPush, Forwarder};
 
 pub use inbound::WebhookOutcome;
 
@@ -59,6 +62,9 @@ pub enum BridgeError {
     /// The bridge is stopping.
     #[error("the gateway is stopping")]
     Stopped,
+    /// The conversation's shard is served by another instance (several instances).
+    #[error("conversation {0} is served by another instance")]
+    ServedElsewhere(String),
 }
 
 /// A conversation as the admin API shows it.
@@ -116,6 +122,8 @@ pub(crate) struct Inner {
     stopping: tokio::sync::watch::Sender<bool>,
     latency: crate::metrics::DeliveryLatency,
     background: Mutex<Vec<JoinHandle<()>>>,
+    /// Several instances: which shards this one serves, and where other shards' pushes go.
+    forwarder: Option<Arc<dyn Forwarder>>,
 }
 
 impl Bridge {
@@ -125,6 +133,18 @@ impl Bridge {
         engine: Engine,
         store: Arc<dyn Store>,
         channels: BTreeMap<String, BridgeChannel>,
+    ) -> Result<Bridge, BridgeError> {
+        Self::start_with(engine, store, channels, None)
+    }
+
+    /// As [`Bridge::start`], for one of several instances: conversations of the shards
+    /// `forwarder` says this instance holds are served here (the rest are adopted shard by
+    /// shard, [`Bridge::adopt_shard`]), and pushes for any other go to `forwarder`.
+    pub fn start_with(
+        engine: Engine,
+        store: Arc<dyn Store>,
+        channels: BTreeMap<String, BridgeChannel>,
+        forwarder: Option<Arc<dyn Forwarder>>,
     ) -> Result<Bridge, BridgeError> {
         let (stopping, _) = tokio::sync::watch::channel(false);
         let bridge = Bridge {
@@ -136,6 +156,7 @@ impl Bridge {
                 stopping,
                 latency: crate::metrics::DeliveryLatency::default(),
                 background: Mutex::new(Vec::new()),
+                forwarder,
             }),
         };
         for (id, record) in bridge.inner.store.load_conversations()? {
@@ -244,6 +265,11 @@ impl Bridge {
         let mut owners = lock(&self.inner.owners);
         if let Some((mailbox, _)) = owners.get(&id.0) {
             return Ok(mailbox.clone());
+        }
+        // Several instances: a conversation of a shard not served here (any more, or not yet)
+        // is not started afresh here; its push goes to the shard's owner.
+        if self.served_elsewhere(&id) {
+            return Err(BridgeError::ServedElsewhere(id.0));
         }
         let (mailbox, commands) = mpsc::unbounded_channel();
         let owner = Owner::new(self.clone(), id.clone(), channel, user, name);

@@ -43,6 +43,8 @@ pub(crate) enum Command {
     Summary {
         reply: oneshot::Sender<ConversationSummary>,
     },
+    /// Stop (its shard goes to another instance): finish the actions in flight, then end.
+    Stop,
 }
 
 /// What became of a push.
@@ -146,8 +148,8 @@ impl Owner {
                 biased;
                 Some((lane, outcome)) = self.outcomes.recv() => self.on_lane_done(lane, outcome).await,
                 command = commands.recv() => match command {
+                    Some(Command::Stop) | None => break,
                     Some(command) => self.on_command(command).await,
-                    None => break,
                 },
                 () = sleep_until(self.held) => self.held = None,
                 () = sleep_until(wake) => {
@@ -206,6 +208,7 @@ impl Owner {
             Command::Summary { reply } => {
                 let _ = reply.send(self.summary());
             }
+            Command::Stop => {}
         }
     }
 

@@ -18,7 +18,7 @@ pub enum StoreType {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `"sled"` or `"postgres"`.
@@ -29,6 +29,29 @@ pub struct StoreConfig {
     /// is never in the file.
     #[serde(default)]
     pub url_env: Option<String>,
+    /// With `postgres`: several instances share the database, each holding shards through
+    /// leases (`false`: one process, which locks the database).
+    #[serde(default)]
+    pub shared: bool,
+    /// With `shared`: this instance's id, unique among those running (default: the host
+    /// name, the process id and a random suffix, new at every start).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// With `shared`: how long a shard's lease lasts unless renewed (renewed every third).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: f64,
+    /// With `shared`: how long after a shard's previous owner let go its chats may poll again
+    /// from here (Live Agent's `clientPollTimeout`, 40 s).
+    #[serde(default = "default_takeover_wait_secs")]
+    pub takeover_wait_secs: f64,
+}
+
+fn default_lease_secs() -> f64 {
+    10.0
+}
+
+fn default_takeover_wait_secs() -> f64 {
+    40.0
 }
 
 /// The store to open, secrets resolved.
@@ -43,8 +66,38 @@ pub enum StoreChoice {
     },
 }
 
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            kind: StoreType::Sled,
+            url_env: None,
+            shared: false,
+            instance_id: None,
+            lease_secs: default_lease_secs(),
+            takeover_wait_secs: default_takeover_wait_secs(),
+        }
+    }
+}
+
 impl StoreConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.shared && self.kind != StoreType::Postgres {
+            return Err(invalid(
+                "store.shared",
+                "only a \"postgres\" store can be shared by several instances",
+            ));
+        }
+        if !(self.lease_secs >= 1.0 && self.lease_secs <= 300.0) {
+            return Err(invalid("store.lease_secs", "must be in [1, 300]"));
+        }
+        if !(self.takeover_wait_secs >= 0.0 && self.takeover_wait_secs <= 600.0) {
+            return Err(invalid("store.takeover_wait_secs", "must be in [0, 600]"));
+        }
+        if let Some(id) = &self.instance_id
+            && (id.is_empty() || id.len() > 128)
+        {
+            return Err(invalid("store.instance_id", "must be 1–128 characters"));
+        }
         match (self.kind, &self.url_env) {
             (StoreType::Sled, Some(_)) => Err(invalid(
                 "store.url_env",

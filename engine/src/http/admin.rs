@@ -1,7 +1,8 @@
 //! The admin listener. Every route but `/livez` needs `Authorization: Bearer {token}`.
 //!
 //! - `GET /livez` — the process is up.
-//! - `GET /readyz` — the store is open and the listeners run.
+//! - `GET /readyz` — the store is open and the listeners run (several instances: and the first
+//!   round of taking shards is done; `503` until then).
 //! - `GET /metrics` — Prometheus text.
 //! - `GET /admin/sessions` — live Live Agent sessions and their states (JSON).
 //! - `GET /admin/conversations` — conversations (JSON).
@@ -33,6 +34,9 @@ pub struct AdminState {
     pub connections: [Arc<ConnectionCounters>; 2],
     /// The bearer token.
     pub token: Arc<String>,
+    /// Several instances: the task holding this one's shards.
+    #[cfg(feature = "postgres")]
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -62,7 +66,13 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
     }
     let method = request.parts.method.clone();
     match (method.as_str(), path.as_str()) {
-        ("GET", "/readyz") => respond(200, TEXT, "ready\n"),
+        ("GET", "/readyz") => {
+            #[cfg(feature = "postgres")]
+            if state.cluster.as_ref().is_some_and(|c| !c.ready()) {
+                return respond(503, TEXT, "taking shards\n");
+            }
+            respond(200, TEXT, "ready\n")
+        }
         ("GET", "/metrics") => {
             let chats = state.engine.chats();
             let by_state: Vec<(&str, usize)> = [
@@ -78,6 +88,10 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
             body.push_str(&state.bridge.delivery_latency());
             let [public, admin] = &state.connections;
             body.push_str(&render_connections(&[("public", public), ("admin", admin)]));
+            #[cfg(feature = "postgres")]
+            if let Some(cluster) = &state.cluster {
+                body.push_str(&cluster.metrics().render());
+            }
             respond(200, "text/plain; version=0.0.4", body)
         }
         ("GET", "/admin/sessions") => {

@@ -30,7 +30,9 @@ use thiserror::Error;
 pub use envelope::RECORD_VERSION;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{Acquired, FLUSH_TIMEOUT, Leases, PG_SCHEMA_VERSION, PgStore};
+pub use postgres::{
+    Acquired, FLUSH_TIMEOUT, Leases, ListenGuard, PG_SCHEMA_VERSION, PgStore, Pushes, StoredPush,
+};
 pub use records::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, DeskSnapshot,
     Lane, OutboxEntry, OutboxEvent, SessionRecord, WebhookKey,

@@ -83,7 +83,7 @@ pub struct ActionId {
 }
 
 /// A webhook push's dedupe key, `{channel}\0{the platform's key}`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WebhookKey(pub String);
 
 impl WebhookKey {

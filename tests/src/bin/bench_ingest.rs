@@ -84,6 +84,7 @@ fn main() {
             enhanced_chat: None,
             telegram_api_url: None,
             postgres: false,
+            shared: None,
         }
         .config()
         .expect("configuration");

@@ -77,6 +77,38 @@ impl Target {
         });
         Ok(Conn { client, task })
     }
+
+    /// A connection that listens on `channel`: each notification's payload is sent to the
+    /// returned receiver, which closes when the connection ends.
+    pub(super) async fn listen(
+        &self,
+        channel: &str,
+    ) -> Result<(Conn, tokio::sync::mpsc::UnboundedReceiver<String>), StoreError> {
+        let (client, mut connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| StoreError::Io(format!("PostgreSQL at {}: {e}", self.name)))?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        if tx.send(n.payload().to_owned()).is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(|e| sql(self, e))?;
+        Ok((Conn { client, task }, rx))
+    }
 }
 
 impl Conn {

@@ -25,11 +25,12 @@
 //! Module map: `connect` (URL, TLS, the lock), `schema` (migrations in
 //! `engine/migrations/postgres/`, versioned; a newer database is refused), `load` (the mirror
 //! from the tables), `writer` (the queue and the group-committing, fenced task), `lease` (the
-//! lease rows: heartbeat, take, renew, hand over).
+//! lease rows: heartbeat, take, renew, hand over), `pushes` (pushes for shards held elsewhere).
 
 mod connect;
 mod lease;
 mod load;
+mod pushes;
 mod schema;
 mod writer;
 
@@ -46,6 +47,7 @@ use super::{
     MemoryStore, OutboxEntry, OutboxEvent, SessionRecord, Store, StoreError, WebhookKey,
 };
 pub use lease::{Acquired, Leases};
+pub use pushes::{ListenGuard, Pushes, StoredPush};
 pub use schema::PG_SCHEMA_VERSION;
 use writer::{ActionKey, Fencing, Unit, Write, Writer};
 
@@ -104,6 +106,11 @@ impl PgStore {
     /// The lease rows of this store's database, for instance `instance`.
     pub async fn leases(&self, instance: &str, ttl: Duration) -> Result<Leases, StoreError> {
         Leases::connect(self.target.clone(), instance, ttl).await
+    }
+
+    /// The table of pushes for shards held elsewhere.
+    pub fn pushes(&self) -> Pushes {
+        Pushes::new(self.target.clone())
     }
 
     /// Starts writing shard `shard`, taken at `epoch`: loads its rows into the mirror. Its

@@ -1,0 +1,508 @@
+//! One of several instances on one PostgreSQL database (`[store] shared = true`): the task that
+//! holds this instance's shards. Every `lease / 3` it renews what it holds, reads every lease
+//! and the instances alive, follows [`switchboard_core::cluster::plan`] (take free or lapsed
+//! shards up to a fair share, hand over above it), and serves the shards it holds:
+//!
+//! - **Taking a shard** raises its epoch. If it had an owner, a poll that owner opened may still
+//!   be held at Salesforce: the shard is served only once `takeover_wait` has passed since that
+//!   owner let go (its lease ran out, or it handed over). Then its rows are loaded, its
+//!   conversations get their owners, its live sessions their drivers, and the pushes other
+//!   instances stored for it are taken in.
+//! - **Losing a shard** (a renewal that did not renew it) stops serving it at once; **not being
+//!   able to renew** at all stops serving every shard before the leases can run out, measured
+//!   on this process's monotonic clock from before the last renewal that worked. The database
+//!   refuses the writes of an owner whose lease moved anyway (fencing).
+//! - **Handing over** (above the fair share, or at shutdown) stops serving the shard first —
+//!   owners, then drivers, then a flush — and then releases the lease, so the next owner takes
+//!   it at once.
+//! - **Pushes** for shards held elsewhere are stored in `switchboard.pushes` by whichever
+//!   instance took the webhook ([`ClusterForwarder`]); the owner is woken by `NOTIFY` (and looks
+//!   again every round).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchboard_core::cluster::plan;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::bridge::{Bridge, ForwardedPush, Forwarder};
+use crate::engine::Engine;
+use crate::store::{PgStore, Pushes, Store, StoreError};
+
+/// How an instance holds its shards.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// This instance's id (unique among the instances running).
+    pub instance: String,
+    /// How long a lease lasts unless renewed; it is renewed every third of it.
+    pub lease: Duration,
+    /// How long after a shard's previous owner let go its sessions may poll again here (the
+    /// desk's `clientPollTimeout`: Live Agent's is 40 s).
+    pub takeover_wait: Duration,
+}
+
+/// What the cluster task has done, for `/metrics`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClusterMetrics {
+    /// Shards served now.
+    pub shards_served: usize,
+    /// Shards held (served, or waiting out the takeover wait).
+    pub shards_held: usize,
+    /// Renewal rounds that worked.
+    pub renewals: u64,
+    /// Renewal rounds that failed (the database could not be reached in time).
+    pub renewal_failures: u64,
+    /// Shards taken.
+    pub takeovers: u64,
+    /// Shards handed over.
+    pub handovers: u64,
+    /// Shards lost (another instance took them, or renewal failed too long).
+    pub lost: u64,
+    /// Pushes from other instances taken in.
+    pub forwarded_in: u64,
+}
+
+impl ClusterMetrics {
+    /// Prometheus text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "switchboard_cluster_shards_served",
+                "Shards this instance serves.",
+                self.shards_served as u64,
+            ),
+            (
+                "switchboard_cluster_shards_held",
+                "Shards this instance holds a lease on.",
+                self.shards_held as u64,
+            ),
+            (
+                "switchboard_cluster_lease_renewals_total",
+                "Lease renewal rounds that worked.",
+                self.renewals,
+            ),
+            (
+                "switchboard_cluster_lease_renewal_failures_total",
+                "Lease renewal rounds that failed.",
+                self.renewal_failures,
+            ),
+            (
+                "switchboard_cluster_takeovers_total",
+                "Shards taken.",
+                self.takeovers,
+            ),
+            (
+                "switchboard_cluster_handovers_total",
+                "Shards handed over.",
+                self.handovers,
+            ),
+            (
+                "switchboard_cluster_shards_lost_total",
+                "Shards lost to another instance or to a renewal that failed too long.",
+                self.lost,
+            ),
+            (
+                "switchboard_cluster_forwarded_pushes_total",
+                "Pushes stored by other instances and taken in here.",
+                self.forwarded_in,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {}\n{name} {value}\n",
+                if name.ends_with("_total") {
+                    "counter"
+                } else {
+                    "gauge"
+                }
+            ));
+        }
+        out
+    }
+}
+
+/// The shards served here, and where other shards' pushes go.
+#[derive(Debug)]
+pub struct ClusterForwarder {
+    served: Arc<RwLock<BTreeSet<u16>>>,
+    pushes: Pushes,
+}
+
+#[async_trait]
+impl Forwarder for ClusterForwarder {
+    fn serves(&self, shard: u16) -> bool {
+        self.served
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&shard)
+    }
+
+    async fn forward(&self, push: &ForwardedPush) -> Result<bool, StoreError> {
+        self.pushes.forward(push).await
+    }
+}
+
+impl ClusterForwarder {
+    /// The forwarder of the instance on `store`.
+    pub fn new(store: &PgStore) -> ClusterForwarder {
+        ClusterForwarder {
+            served: Arc::new(RwLock::new(BTreeSet::new())),
+            pushes: store.pushes(),
+        }
+    }
+}
+
+/// A shard held.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    epoch: u64,
+    /// Served from then on (the takeover wait).
+    serve_at: Instant,
+    served: bool,
+}
+
+/// The running cluster task.
+#[derive(Debug)]
+pub struct Cluster {
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    ready: watch::Receiver<bool>,
+    metrics: Arc<Mutex<ClusterMetrics>>,
+}
+
+struct Worker {
+    settings: ClusterSettings,
+    store: PgStore,
+    leases: crate::store::Leases,
+    pushes: Pushes,
+    engine: Engine,
+    bridge: Bridge,
+    served: Arc<RwLock<BTreeSet<u16>>>,
+    held: BTreeMap<u16, Held>,
+    /// Until then every lease held is sure (monotonic clock, from before the last renewal).
+    sure_until: Instant,
+    metrics: Arc<Mutex<ClusterMetrics>>,
+}
+
+impl Cluster {
+    /// Starts holding shards for the instance on `store`, serving them through `engine` and
+    /// `bridge` (started with `forwarder`).
+    pub async fn start(
+        settings: ClusterSettings,
+        store: PgStore,
+        forwarder: &ClusterForwarder,
+        engine: Engine,
+        bridge: Bridge,
+    ) -> Result<Cluster, StoreError> {
+        let leases = store.leases(&settings.instance, settings.lease).await?;
+        let metrics = Arc::new(Mutex::new(ClusterMetrics::default()));
+        let (stop, stopping) = watch::channel(false);
+        let (ready_tx, ready) = watch::channel(false);
+        let worker = Worker {
+            pushes: store.pushes(),
+            settings,
+            store,
+            leases,
+            engine,
+            bridge,
+            served: forwarder.served.clone(),
+            held: BTreeMap::new(),
+            sure_until: Instant::now(),
+            metrics: metrics.clone(),
+        };
+        let task = tokio::spawn(worker.run(stopping, ready_tx));
+        Ok(Cluster {
+            stop,
+            task: Mutex::new(Some(task)),
+            ready,
+            metrics,
+        })
+    }
+
+    /// Whether the first round is done (the instance holds its share, or there is none to
+    /// hold).
+    pub fn ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// What it has done.
+    pub fn metrics(&self) -> ClusterMetrics {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Hands every shard over (served ones stop first) and leaves.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Worker {
+    fn metric(&self, f: impl FnOnce(&mut ClusterMetrics)) {
+        f(&mut self.metrics.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    async fn run(mut self, mut stopping: watch::Receiver<bool>, ready: watch::Sender<bool>) {
+        let every = self.settings.lease / 3;
+        let mut notified = self.listen().await;
+        loop {
+            if *stopping.borrow() {
+                break;
+            }
+            self.round().await;
+            let _ = ready.send(true);
+            let wake = tokio::time::sleep(every);
+            tokio::pin!(wake);
+            loop {
+                tokio::select! {
+                    () = &mut wake => break,
+                    _ = stopping.changed() => break,
+                    shard = recv(&mut notified) => match shard {
+                        Some(_) => self.take_pushes().await,
+                        None => {
+                            // The listening connection ended: listen again next round.
+                            notified = None;
+                        }
+                    },
+                }
+            }
+            if notified.is_none() {
+                notified = self.listen().await;
+            }
+        }
+        self.hand_over_all().await;
+    }
+
+    async fn listen(
+        &self,
+    ) -> Option<(
+        crate::store::ListenGuard,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    )> {
+        match self.pushes.listen().await {
+            Ok(listening) => Some(listening),
+            Err(e) => {
+                warn!(error = %e, "not listening for pushes; looking every round instead");
+                None
+            }
+        }
+    }
+
+    /// Renew, plan, act, serve.
+    async fn round(&mut self) {
+        let every = self.settings.lease / 3;
+        let pairs: Vec<(u16, u64)> = self.held.iter().map(|(s, h)| (*s, h.epoch)).collect();
+        match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
+            Ok(Ok((still, sure_until))) => {
+                self.sure_until = Instant::from_std(sure_until);
+                self.metric(|m| m.renewals += 1);
+                let lost: Vec<u16> = self
+                    .held
+                    .keys()
+                    .filter(|s| !still.contains(s))
+                    .copied()
+                    .collect();
+                for shard in lost {
+                    warn!(shard, "shard lost to another instance");
+                    self.stop_serving(shard).await;
+                    self.held.remove(&shard);
+                    self.metric(|m| m.lost += 1);
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                self.metric(|m| m.renewal_failures += 1);
+                // Stop before the leases can run out: the next round might come too late.
+                if Instant::now() + every >= self.sure_until {
+                    let shards: Vec<u16> = self.held.keys().copied().collect();
+                    if !shards.is_empty() {
+                        warn!(
+                            shards = shards.len(),
+                            "leases not renewed in time; serving nothing until they are taken again"
+                        );
+                    }
+                    for shard in shards {
+                        self.stop_serving(shard).await;
+                        self.held.remove(&shard);
+                        self.metric(|m| m.lost += 1);
+                    }
+                }
+                return;
+            }
+        }
+        if let Ok(Ok((view, live))) = tokio::time::timeout(every, self.leases.view()).await {
+            let steps = plan(&self.settings.instance, &view, &live);
+            for shard in steps.release {
+                self.hand_over(shard).await;
+            }
+            for shard in steps.acquire {
+                match self.leases.acquire(shard).await {
+                    Ok(Some(got)) => {
+                        let wait = got.since_previous.map_or(Duration::ZERO, |since| {
+                            self.settings.takeover_wait.saturating_sub(since)
+                        });
+                        info!(
+                            shard,
+                            epoch = got.epoch,
+                            wait_ms = wait.as_millis() as u64,
+                            "shard taken"
+                        );
+                        self.held.insert(
+                            shard,
+                            Held {
+                                epoch: got.epoch,
+                                serve_at: Instant::now() + wait,
+                                served: false,
+                            },
+                        );
+                        self.metric(|m| m.takeovers += 1);
+                    }
+                    Ok(None) => {}
+                    Err(e) => warn!(shard, error = %e, "shard not taken"),
+                }
+            }
+        }
+        let due: Vec<(u16, u64)> = self
+            .held
+            .iter()
+            .filter(|(_, h)| !h.served && h.serve_at <= Instant::now())
+            .map(|(s, h)| (*s, h.epoch))
+            .collect();
+        for (shard, epoch) in due {
+            self.serve(shard, epoch).await;
+        }
+        self.take_pushes().await;
+        let (served, held) = (
+            self.held.values().filter(|h| h.served).count(),
+            self.held.len(),
+        );
+        self.metric(|m| {
+            m.shards_served = served;
+            m.shards_held = held;
+        });
+    }
+
+    async fn serve(&mut self, shard: u16, epoch: u64) {
+        if let Err(e) = self.store.adopt(shard, epoch).await {
+            warn!(shard, error = %e, "shard not loaded; trying again next round");
+            return;
+        }
+        // Owners first: a push routed here before its conversation's stored owner runs would
+        // start the conversation afresh. Until the shard is marked served, pushes for it are
+        // stored for later (and taken in below).
+        let conversations = self.bridge.adopt_shard(shard).unwrap_or_else(|e| {
+            warn!(shard, error = %e, "conversations not resumed");
+            0
+        });
+        self.served
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(shard);
+        let sessions = self.engine.resume_shard(shard).unwrap_or_else(|e| {
+            warn!(shard, error = %e, "sessions not resumed");
+            0
+        });
+        if let Some(held) = self.held.get_mut(&shard) {
+            held.served = true;
+        }
+        info!(shard, conversations, sessions, "shard served");
+    }
+
+    /// Stops serving `shard` here (its lease is kept or gone; the caller decides).
+    async fn stop_serving(&mut self, shard: u16) {
+        self.served
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&shard);
+        if self.held.get(&shard).is_some_and(|h| h.served) {
+            self.bridge.release_shard(shard).await;
+            self.engine.stop_shard(shard).await;
+            if let Err(e) = self.store.flush().await {
+                warn!(shard, error = %e, "last writes of a shard given up not flushed");
+            }
+        }
+        self.store.forget(shard);
+        if let Some(held) = self.held.get_mut(&shard) {
+            held.served = false;
+        }
+    }
+
+    async fn hand_over(&mut self, shard: u16) {
+        self.stop_serving(shard).await;
+        if let Some(held) = self.held.remove(&shard) {
+            match self.leases.release(shard, held.epoch).await {
+                Ok(()) => {
+                    info!(shard, "shard handed over");
+                    self.metric(|m| m.handovers += 1);
+                }
+                Err(e) => warn!(shard, error = %e, "shard not handed over; it will run out"),
+            }
+        }
+    }
+
+    async fn hand_over_all(&mut self) {
+        let shards: Vec<u16> = self.held.keys().copied().collect();
+        for shard in shards {
+            self.hand_over(shard).await;
+        }
+        if let Err(e) = self.leases.leave().await {
+            warn!(error = %e, "instance row not removed; it will age out");
+        }
+    }
+
+    /// Takes in the pushes other instances stored for the shards served here.
+    async fn take_pushes(&mut self) {
+        let served: Vec<u16> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.served)
+            .map(|(s, _)| *s)
+            .collect();
+        if served.is_empty() {
+            return;
+        }
+        let stored = match self.pushes.of(&served, 500).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                warn!(error = %e, "stored pushes not read");
+                return;
+            }
+        };
+        for stored in stored {
+            match self.bridge.take_forwarded(stored.push).await {
+                Ok(_) => {
+                    self.metric(|m| m.forwarded_in += 1);
+                    if let Err(e) = self.pushes.done(stored.seq).await {
+                        warn!(error = %e, "a push taken in stays stored; it will be dropped as a repeat");
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "a stored push not taken in; trying again");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn recv(
+    listening: &mut Option<(
+        crate::store::ListenGuard,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    )>,
+) -> Option<String> {
+    match listening {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

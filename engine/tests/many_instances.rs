@@ -1,0 +1,294 @@
+//! Three instances of the shipped binary share one PostgreSQL database (`[store] shared`):
+//! thirty WeChat users chat with agents through a round-robin front over the three webhook
+//! listeners, so most pushes reach an instance that does not serve the user's conversation and
+//! are handed to the one that does. One instance is SIGKILLed, later another stopped with
+//! SIGTERM; the survivors take their shards over. Every message reaches the agent once, in
+//! order, and every reply the user once, in order; the Live Agent simulator answers no poll
+//! with 409 (two pollers for one chat) during the whole run; and the chats of the instance that
+//! went away poll again from another within 2 × the lease plus the takeover wait.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::desk::{Desk, DeskKind};
+use support::{APP_ID, APP_SECRET, Gateway, PATIENCE, admin_get, eventually, received_lines};
+use switchboard_core::liveagent::Resource;
+use switchboard_engine::simulated;
+use switchboard_sim::wechat::state::ApiConfig;
+use switchboard_sim::wechat::{WeChatApiSim, WeChatUser};
+
+const USERS: usize = 30;
+const ROUNDS: usize = 5;
+const LEASE_SECS: f64 = 2.0;
+const TAKEOVER_WAIT_SECS: f64 = 1.0;
+
+fn start(config: &std::path::Path, url: &str) -> Gateway {
+    support::start_gateway_with(config, |command| {
+        command
+            .env(
+                "RUST_LOG",
+                std::env::var("GATEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .env(simulated::STORE_URL_ENV, url);
+        if let Ok(dir) = std::env::var("GATEWAY_LOG_DIR") {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let file = std::fs::File::create(format!("{dir}/gateway-{n}.log")).unwrap();
+            command.stderr(file);
+        }
+    })
+}
+
+/// The front: each push goes to the next listener in turn, and on to the one after while
+/// it is not answered 200 (a dead instance), as a load balancer with retries does.
+struct Front {
+    webhooks: std::sync::Mutex<Vec<String>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Front {
+    fn set(&self, webhooks: Vec<String>) {
+        *self.webhooks.lock().unwrap() = webhooks;
+    }
+
+    async fn push(&self, user: &WeChatUser, text: &str) {
+        let push = user.text(text);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let webhooks = self.webhooks.lock().unwrap().clone();
+            let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let url = &webhooks[turn % webhooks.len()];
+            if let Ok(answer) = push.send_to(url).await
+                && answer.status == 200
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "push {text:?} never accepted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn all(self: &Arc<Self>, users: &[Arc<WeChatUser>], text: impl Fn(&str) -> String) {
+        let mut pushes = tokio::task::JoinSet::new();
+        for user in users {
+            let (front, user, text) = (self.clone(), user.clone(), text(user.openid()));
+            pushes.spawn(async move { front.push(&user, &text).await });
+        }
+        while let Some(done) = pushes.join_next().await {
+            done.expect("push task");
+        }
+    }
+}
+
+/// The chats an instance drives now (from its admin API).
+async fn chats_of(gateway: &Gateway) -> Vec<String> {
+    let (status, body) = admin_get(&format!("{}/admin/sessions", gateway.admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let sessions: serde_json::Value = serde_json::from_str(&body).unwrap();
+    sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["chat"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ready(gateway: &Gateway) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while admin_get(&format!("{}/readyz", gateway.admin)).await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `Messages` polls the simulator recorded per session key, and how many it answered 409.
+fn polls(desk: &Desk) -> (BTreeMap<String, usize>, usize) {
+    let mut per_key = BTreeMap::new();
+    let mut conflicts = 0;
+    for recorded in desk.live_agent.control().recorded() {
+        if recorded.request.resource != Resource::Messages {
+            continue;
+        }
+        if recorded.status == Some(409) {
+            conflicts += 1;
+        }
+        let key = recorded
+            .request
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("X-LIVEAGENT-SESSION-KEY"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        *per_key.entry(key).or_insert(0) += 1;
+    }
+    (per_key, conflicts)
+}
+
+/// The session key of the user whose chat is `chat` (`wechat:{openid}#{n}`).
+fn key_of(desk: &Desk, chat: &str) -> String {
+    let openid = chat
+        .trim_start_matches("wechat:")
+        .split('#')
+        .next()
+        .unwrap();
+    let id = desk.chat_of(openid);
+    desk.live_agent.control().session(&id).unwrap().key
+}
+
+/// Waits until every chat of `keys` was polled again after `before` counts; the time it took.
+async fn polled_again(desk: &Desk, keys: &[String], before: &BTreeMap<String, usize>) -> Duration {
+    let started = tokio::time::Instant::now();
+    eventually(
+        "the chats of the instance gone poll again elsewhere",
+        || {
+            let (now, _) = polls(desk);
+            keys.iter()
+                .all(|k| now.get(k).copied().unwrap_or(0) > before.get(k).copied().unwrap_or(0))
+                .then_some(())
+        },
+    )
+    .await;
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
+    let desk = Desk::start(DeskKind::LiveAgent).await;
+    let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
+        .await
+        .unwrap();
+    let url = support::postgres::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    let text = desk
+        .simulated(&wechat, dir.path().join("data"))
+        .shared_postgres(LEASE_SECS, TAKEOVER_WAIT_SECS)
+        .toml();
+    std::fs::write(&config, text).unwrap();
+
+    let mut gateways: Vec<Option<Gateway>> = (0..3).map(|_| Some(start(&config, &url))).collect();
+    for gateway in gateways.iter().flatten() {
+        ready(gateway).await;
+    }
+    let front = Arc::new(Front {
+        webhooks: std::sync::Mutex::new(Vec::new()),
+        next: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let alive = |gateways: &[Option<Gateway>]| -> Vec<String> {
+        gateways
+            .iter()
+            .flatten()
+            .map(|g| g.webhook.clone())
+            .collect()
+    };
+    front.set(alive(&gateways));
+    let users = support::users(&wechat, USERS);
+
+    front
+        .all(&users, |openid| format!("hello from {openid}"))
+        .await;
+    desk.accept_all(USERS).await;
+
+    let limit = Duration::from_secs_f64(2.0 * LEASE_SECS + TAKEOVER_WAIT_SECS);
+    let mut takeovers = Vec::new();
+    for round in 1..=ROUNDS {
+        front
+            .all(&users, |openid| format!("{openid} message {round}"))
+            .await;
+        for user in &users {
+            let id = desk.chat_of(user.openid());
+            let expected = format!("{} message {round}", user.openid());
+            eventually("the visitor's text at the agent", || {
+                desk.visitor_texts(&id).contains(&expected).then_some(())
+            })
+            .await;
+            desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
+        }
+        for user in &users {
+            let expected = format!("reply {round} to {}", user.openid());
+            eventually("the agent's reply on the phone", || {
+                received_lines(&wechat, user.openid())
+                    .contains(&expected)
+                    .then_some(())
+            })
+            .await;
+        }
+        // Round 2 ends with a SIGKILL of instance 0, round 4 with a SIGTERM of instance 1,
+        // each at a quiet moment (every delivery recorded).
+        let leaving = match round {
+            2 => Some((0, true)),
+            4 => Some((1, false)),
+            _ => None,
+        };
+        if let Some((index, kill)) = leaving {
+            let gateway = gateways[index].take().unwrap();
+            for g in gateways.iter().flatten().chain([&gateway]) {
+                support::wait_until_idle(&g.admin).await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let chats = chats_of(&gateway).await;
+            assert!(!chats.is_empty(), "instance {index} served chats");
+            let keys: Vec<String> = chats.iter().map(|c| key_of(&desk, c)).collect();
+            let mut gateway = gateway;
+            if kill {
+                gateway.child.kill().expect("SIGKILL");
+            } else {
+                let pid = gateway.child.id().to_string();
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            // Counted once the process is gone: nothing it sent can arrive after this.
+            gateway.child.wait().unwrap();
+            let before = polls(&desk).0;
+            front.set(alive(&gateways));
+            let took = polled_again(&desk, &keys, &before).await;
+            eprintln!(
+                "instance {index} {}: its {} chats polled again from another after {} ms",
+                if kill {
+                    "SIGKILLed"
+                } else {
+                    "stopped with SIGTERM"
+                },
+                keys.len(),
+                took.as_millis()
+            );
+            assert!(took <= limit, "{took:?} > {limit:?}");
+            takeovers.push(took);
+        }
+    }
+
+    for user in &users {
+        let id = desk.chat_of(user.openid());
+        let mut expected = vec![format!("hello from {}", user.openid())];
+        expected.extend((1..=ROUNDS).map(|r| format!("{} message {r}", user.openid())));
+        assert_eq!(
+            desk.visitor_texts(&id),
+            expected,
+            "to the agent, once, in order"
+        );
+        let replies: Vec<String> = received_lines(&wechat, user.openid())
+            .into_iter()
+            .filter(|l| l.starts_with("reply "))
+            .collect();
+        let expected: Vec<String> = (1..=ROUNDS)
+            .map(|r| format!("reply {r} to {}", user.openid()))
+            .collect();
+        assert_eq!(replies, expected, "to the user, once, in order");
+        assert_eq!(desk.chats_of(user.openid()), 1);
+    }
+    let (_, conflicts) = polls(&desk);
+    assert_eq!(
+        conflicts, 0,
+        "no chat was ever polled by two instances at once"
+    );
+    assert_eq!(takeovers.len(), 2);
+}
