@@ -131,6 +131,7 @@ impl App {
             None => (Bridge::start(engine.clone(), opened.store, channels)?, None),
             Some((pg, settings)) => {
                 let forwarder = Arc::new(crate::cluster::ClusterForwarder::new(&pg));
+                engine.set_gate(forwarder.clone());
                 let bridge = Bridge::start_with(
                     engine.clone(),
                     opened.store,

@@ -15,6 +15,10 @@
 //! - **Handing over** (above the fair share, or at shutdown) stops serving the shard first —
 //!   owners, then drivers, then a flush — and then releases the lease, so the next owner takes
 //!   it at once.
+//! - **Nothing goes out unsure**: drivers and owners ask the gate ([`crate::gate`]) before every
+//!   desk request and action; it allows a shard only while it is served and the last renewal
+//!   is sure, so an instance resuming from a pause (SIGSTOP) sends nothing until its next round
+//!   has found out whether the shard is still its own.
 //! - **Pushes** for shards held elsewhere are stored in `switchboard.pushes` by whichever
 //!   instance took the webhook ([`ClusterForwarder`]); the owner is woken by `NOTIFY` (and looks
 //!   again every round).
@@ -32,6 +36,7 @@ use tracing::{info, warn};
 
 use crate::bridge::{Bridge, ForwardedPush, Forwarder};
 use crate::engine::Engine;
+use crate::gate::ShardGate;
 use crate::store::{PgStore, Pushes, Store, StoreError};
 
 /// How an instance holds its shards.
@@ -126,24 +131,47 @@ impl ClusterMetrics {
     }
 }
 
-/// The shards served here, and where other shards' pushes go.
+/// The shards served here, until when their leases are sure, and where other shards' pushes
+/// go. It is also the process's [`ShardGate`]: nothing goes out for a shard not served, or
+/// once the last renewal is no longer sure (a pause must not be followed by a poll).
 #[derive(Debug)]
 pub struct ClusterForwarder {
     served: Arc<RwLock<BTreeSet<u16>>>,
+    sure_until: Arc<RwLock<std::time::Instant>>,
     pushes: Pushes,
 }
 
-#[async_trait]
-impl Forwarder for ClusterForwarder {
-    fn serves(&self, shard: u16) -> bool {
+impl ClusterForwarder {
+    fn serves_now(&self, shard: u16) -> bool {
         self.served
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&shard)
     }
 
+    fn sure(&self) -> bool {
+        std::time::Instant::now() < *self.sure_until.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ShardGate for ClusterForwarder {
+    fn allows(&self, shard: u16) -> bool {
+        self.serves_now(shard) && self.sure()
+    }
+}
+
+#[async_trait]
+impl Forwarder for ClusterForwarder {
+    fn serves(&self, shard: u16) -> bool {
+        self.serves_now(shard)
+    }
+
     async fn forward(&self, push: &ForwardedPush) -> Result<bool, StoreError> {
         self.pushes.forward(push).await
+    }
+
+    fn allows(&self, shard: u16) -> bool {
+        ShardGate::allows(self, shard)
     }
 }
 
@@ -152,6 +180,7 @@ impl ClusterForwarder {
     pub fn new(store: &PgStore) -> ClusterForwarder {
         ClusterForwarder {
             served: Arc::new(RwLock::new(BTreeSet::new())),
+            sure_until: Arc::new(RwLock::new(std::time::Instant::now())),
             pushes: store.pushes(),
         }
     }
@@ -183,6 +212,8 @@ struct Worker {
     engine: Engine,
     bridge: Bridge,
     served: Arc<RwLock<BTreeSet<u16>>>,
+    /// Shared with the gate: until then what is held is sure.
+    gate_until: Arc<RwLock<std::time::Instant>>,
     held: BTreeMap<u16, Held>,
     /// Until then every lease held is sure (monotonic clock, from before the last renewal).
     sure_until: Instant,
@@ -211,6 +242,7 @@ impl Cluster {
             engine,
             bridge,
             served: forwarder.served.clone(),
+            gate_until: forwarder.sure_until.clone(),
             held: BTreeMap::new(),
             sure_until: Instant::now(),
             metrics: metrics.clone(),
@@ -306,6 +338,9 @@ impl Worker {
         match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
             Ok(Ok((still, sure_until))) => {
                 self.sure_until = Instant::from_std(sure_until);
+                // A margin for the clocks of the database and this host to drift apart.
+                *self.gate_until.write().unwrap_or_else(|p| p.into_inner()) =
+                    sure_until - self.settings.lease / 10;
                 self.metric(|m| m.renewals += 1);
                 let lost: Vec<u16> = self
                     .held

@@ -186,6 +186,7 @@ impl Engine {
                     }),
                     outbox_changed,
                     metrics: Metrics::default(),
+                    gate: crate::gate::Gate::default(),
                 }),
                 registry: Registry::default(),
                 session_config: config.session,
@@ -234,6 +235,12 @@ impl Engine {
             }
         }
         Ok(resumed)
+    }
+
+    /// From now on, no desk request goes out for a chat whose shard `gate` does not allow: the
+    /// chat's driver stops instead (several instances; see [`crate::gate`]).
+    pub fn set_gate(&self, gate: Arc<dyn crate::gate::ShardGate>) {
+        self.inner.shared.gate.set(gate);
     }
 
     /// Stops the drivers of `shard`'s chats (their polls and streams are abandoned; the

@@ -41,6 +41,7 @@
 //! | [`simulated`] | the configuration for running against the simulators (demo, tests) |
 //! | [`metrics`] | traffic counters, delivery latency, Prometheus text |
 //! | [`clock`] | the only place the engine reads the time for the core |
+//! | [`gate`] | whether requests and actions for a shard may go out now (several instances) |
 //! | `cluster` | several instances on one PostgreSQL database: holding shards, serving them, pushes for the others (feature `postgres`) |
 //!
 //! The `switchboard` binary (`src/bin/switchboard/`) adds the command line, logging and signals.
@@ -55,6 +56,7 @@ pub mod config;
 pub mod driver;
 pub mod engine;
 pub mod enhanced_client;
+pub mod gate;
 pub mod http;
 pub mod identity;
 pub mod liveagent_client;

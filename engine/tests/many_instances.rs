@@ -292,3 +292,122 @@ async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
     );
     assert_eq!(takeovers.len(), 2);
 }
+
+/// A counter from an instance's `/metrics`.
+async fn metric(gateway: &Gateway, name: &str) -> u64 {
+    let (_, body) = admin_get(&format!("{}/metrics", gateway.admin)).await;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics"))
+}
+
+fn signal(gateway: &Gateway, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &gateway.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_paused_past_its_lease_neither_polls_nor_writes_when_it_resumes() {
+    const PAUSED_USERS: usize = 10;
+    let desk = Desk::start(DeskKind::LiveAgent).await;
+    let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
+        .await
+        .unwrap();
+    let url = support::postgres::fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    let text = desk
+        .simulated(&wechat, dir.path().join("data"))
+        .shared_postgres(LEASE_SECS, TAKEOVER_WAIT_SECS)
+        .toml();
+    std::fs::write(&config, text).unwrap();
+    let (a, b) = (start(&config, &url), start(&config, &url));
+    ready(&a).await;
+    ready(&b).await;
+    let front = Arc::new(Front {
+        webhooks: std::sync::Mutex::new(vec![a.webhook.clone(), b.webhook.clone()]),
+        next: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let users = support::users(&wechat, PAUSED_USERS);
+    front
+        .all(&users, |openid| format!("hello from {openid}"))
+        .await;
+    desk.accept_all(PAUSED_USERS).await;
+    support::wait_until_idle(&a.admin).await;
+    support::wait_until_idle(&b.admin).await;
+    assert!(!chats_of(&a).await.is_empty(), "a drives chats");
+    let lost_before = metric(&a, "switchboard_cluster_shards_lost_total").await;
+
+    // a freezes with its polls open; its leases run out and b takes its chats over.
+    signal(&a, "-STOP");
+    front.set(vec![b.webhook.clone()]);
+    tokio::time::sleep(Duration::from_secs_f64(
+        2.0 * LEASE_SECS + TAKEOVER_WAIT_SECS,
+    ))
+    .await;
+    for round in 1..=2 {
+        front
+            .all(&users, |openid| format!("{openid} message {round}"))
+            .await;
+        for user in &users {
+            let id = desk.chat_of(user.openid());
+            let expected = format!("{} message {round}", user.openid());
+            eventually("the visitor's text at the agent", || {
+                desk.visitor_texts(&id).contains(&expected).then_some(())
+            })
+            .await;
+            desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
+        }
+        for user in &users {
+            let expected = format!("reply {round} to {}", user.openid());
+            eventually("the agent's reply on the phone", || {
+                received_lines(&wechat, user.openid())
+                    .contains(&expected)
+                    .then_some(())
+            })
+            .await;
+        }
+        if round == 1 {
+            // a wakes up believing it still holds its shards.
+            signal(&a, "-CONT");
+            tokio::time::sleep(Duration::from_secs_f64(LEASE_SECS)).await;
+            front.set(vec![a.webhook.clone(), b.webhook.clone()]);
+        }
+    }
+    assert!(
+        metric(&a, "switchboard_cluster_shards_lost_total").await > lost_before,
+        "a found its shards gone"
+    );
+    for user in &users {
+        let id = desk.chat_of(user.openid());
+        let mut expected = vec![format!("hello from {}", user.openid())];
+        expected.extend((1..=2).map(|r| format!("{} message {r}", user.openid())));
+        assert_eq!(
+            desk.visitor_texts(&id),
+            expected,
+            "to the agent, once, in order"
+        );
+        let replies: Vec<String> = received_lines(&wechat, user.openid())
+            .into_iter()
+            .filter(|l| l.starts_with("reply "))
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                format!("reply 1 to {}", user.openid()),
+                format!("reply 2 to {}", user.openid())
+            ],
+            "to the user, once, in order"
+        );
+        assert_eq!(desk.chats_of(user.openid()), 1);
+    }
+    let (_, conflicts) = polls(&desk);
+    assert_eq!(
+        conflicts, 0,
+        "the resumed instance never polled beside the new owner"
+    );
+}

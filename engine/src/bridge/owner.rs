@@ -387,6 +387,10 @@ impl Owner {
 
     /// Starts the next action of each idle lane.
     fn start_lanes(&mut self) {
+        // Several instances: nothing goes out while this one's lease on the shard is not sure.
+        if !self.bridge.may_act(&self.id) {
+            return;
+        }
         for lane in [Lane::Session, Lane::User] {
             if self.busy[slot(lane)] || (lane == Lane::User && self.held.is_some()) {
                 continue;

@@ -49,6 +49,9 @@ pub trait Forwarder: Send + Sync + 'static {
     /// Stores `push` for its shard's owner, durably; `false` if a push with its key was stored
     /// before (a redelivery).
     async fn forward(&self, push: &ForwardedPush) -> Result<bool, StoreError>;
+
+    /// Whether this instance may act for `shard` now: it serves it and its lease is sure.
+    fn allows(&self, shard: u16) -> bool;
 }
 
 impl Bridge {
@@ -58,6 +61,14 @@ impl Bridge {
             .forwarder
             .as_ref()
             .is_some_and(|f| !f.serves(id.shard()))
+    }
+
+    /// Whether the owner of `id` may perform its actions now.
+    pub(super) fn may_act(&self, id: &ConversationId) -> bool {
+        self.inner
+            .forwarder
+            .as_ref()
+            .is_none_or(|f| f.allows(id.shard()))
     }
 
     /// Stores a push for another instance's conversation; `true` if it was new.

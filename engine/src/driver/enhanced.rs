@@ -168,6 +168,11 @@ impl EnhancedDriver {
                     bearer,
                     timeout,
                 } => {
+                    let shard = self.chat.shard();
+                    if !self.shared.gate.allows(shard) {
+                        // The lease is not sure (a pause, a takeover): nothing from here.
+                        return Err(StoreError::NotOwner(shard));
+                    }
                     debug!(%id, "request");
                     self.shared.metrics.sent();
                     let (client, inputs) = (self.client.clone(), self.inputs_tx.clone());
@@ -184,6 +189,10 @@ impl EnhancedDriver {
                     bearer,
                     last_event_id,
                 } => {
+                    let shard = self.chat.shard();
+                    if !self.shared.gate.allows(shard) {
+                        return Err(StoreError::NotOwner(shard));
+                    }
                     debug!(%id, "stream");
                     let (client, inputs) = (self.client.clone(), self.inputs_tx.clone());
                     let task = tokio::spawn(async move {

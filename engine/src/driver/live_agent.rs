@@ -157,7 +157,14 @@ impl Driver {
                     id,
                     request,
                     timeout,
-                } => self.send(id, request, timeout),
+                } => {
+                    let shard = self.chat.shard();
+                    if !self.shared.gate.allows(shard) {
+                        // The lease is not sure (a pause, a takeover): no poll from here.
+                        return Err(StoreError::NotOwner(shard));
+                    }
+                    self.send(id, request, timeout);
+                }
             }
         }
         Ok(())

@@ -87,6 +87,8 @@ pub(crate) struct Shared {
     /// Told the chat id whenever a chat's outbox grows.
     pub(crate) outbox_changed: tokio::sync::broadcast::Sender<ChatId>,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// Whether this process may still send requests for a chat's shard.
+    pub(crate) gate: crate::gate::Gate,
 }
 
 /// Commits `snapshot` with the `events` gathered since the last commit (numbered from
