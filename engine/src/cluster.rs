@@ -70,6 +70,8 @@ pub struct ClusterMetrics {
     pub lost: u64,
     /// Pushes from other instances taken in.
     pub forwarded_in: u64,
+    /// Units of work the database refused because their shard had been taken over.
+    pub fenced_writes: u64,
 }
 
 impl ClusterMetrics {
@@ -116,6 +118,11 @@ impl ClusterMetrics {
                 "switchboard_cluster_forwarded_pushes_total",
                 "Pushes stored by other instances and taken in here.",
                 self.forwarded_in,
+            ),
+            (
+                "switchboard_cluster_fenced_writes_total",
+                "Units of work refused by the database because their shard was taken over.",
+                self.fenced_writes,
             ),
         ] {
             out.push_str(&format!(
@@ -202,6 +209,10 @@ pub struct Cluster {
     task: Mutex<Option<JoinHandle<()>>>,
     ready: watch::Receiver<bool>,
     metrics: Arc<Mutex<ClusterMetrics>>,
+    store: PgStore,
+    instance: String,
+    /// For the admin API's view of every lease (its own connection).
+    view: crate::store::Leases,
 }
 
 struct Worker {
@@ -231,6 +242,8 @@ impl Cluster {
         bridge: Bridge,
     ) -> Result<Cluster, StoreError> {
         let leases = store.leases(&settings.instance, settings.lease).await?;
+        let view = store.leases(&settings.instance, settings.lease).await?;
+        let (instance, handle) = (settings.instance.clone(), store.clone());
         let metrics = Arc::new(Mutex::new(ClusterMetrics::default()));
         let (stop, stopping) = watch::channel(false);
         let (ready_tx, ready) = watch::channel(false);
@@ -253,6 +266,9 @@ impl Cluster {
             task: Mutex::new(Some(task)),
             ready,
             metrics,
+            store: handle,
+            instance,
+            view,
         })
     }
 
@@ -264,10 +280,23 @@ impl Cluster {
 
     /// What it has done.
     pub fn metrics(&self) -> ClusterMetrics {
-        self.metrics
+        let mut metrics = self
+            .metrics
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        metrics.fenced_writes = self.store.fenced_writes();
+        metrics
+    }
+
+    /// This instance's id.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Every lease as the database holds it now (which instance owns which shard).
+    pub async fn leases(&self) -> Result<Vec<switchboard_core::cluster::Lease>, StoreError> {
+        self.view.view().await.map(|(leases, _)| leases)
     }
 
     /// Hands every shard over (served ones stop first) and leaves.

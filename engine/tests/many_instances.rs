@@ -291,6 +291,26 @@ async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
         "no chat was ever polled by two instances at once"
     );
     assert_eq!(takeovers.len(), 2);
+
+    // The survivor holds every shard now, says so, and counted what it took.
+    let survivor = gateways[2].as_ref().unwrap();
+    let (status, body) = admin_get(&format!("{}/admin/shards", survivor.admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let shards: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let me = shards["instance"].as_str().unwrap().to_owned();
+    let owners: Vec<&str> = shards["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["owner"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(owners.len(), 64);
+    assert!(owners.iter().all(|o| *o == me), "{owners:?}");
+    assert!(metric(survivor, "switchboard_cluster_takeovers_total").await >= 64 / 3);
+    assert_eq!(
+        metric(survivor, "switchboard_cluster_shards_served").await,
+        64
+    );
 }
 
 /// A counter from an instance's `/metrics`.

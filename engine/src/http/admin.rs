@@ -7,6 +7,8 @@
 //! - `GET /admin/sessions` — live Live Agent sessions and their states (JSON).
 //! - `GET /admin/conversations` — conversations (JSON).
 //! - `POST /admin/conversations/{id}/end` — end the conversation's live chat.
+//! - `GET /admin/shards` — several instances: which instance holds each shard (JSON; 404 for
+//!   a store that is not shared).
 
 use std::sync::Arc;
 
@@ -99,14 +101,38 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
                 .engine
                 .chats()
                 .into_iter()
-                .map(|(chat, s)| serde_json::json!({"chat": chat.0, "state": format!("{s:?}")}))
+                .map(|(chat, s)| {
+                    serde_json::json!({"chat": chat.0, "state": format!("{s:?}"), "shard": chat.shard()})
+                })
                 .collect();
+            #[cfg(feature = "postgres")]
+            let instance = state.cluster.as_ref().map(|c| c.instance().to_owned());
+            #[cfg(not(feature = "postgres"))]
+            let instance: Option<String> = None;
             respond(
                 200,
                 JSON,
-                serde_json::json!({ "sessions": sessions }).to_string(),
+                serde_json::json!({ "instance": instance, "sessions": sessions }).to_string(),
             )
         }
+        #[cfg(feature = "postgres")]
+        ("GET", "/admin/shards") => match &state.cluster {
+            None => respond(404, TEXT, "this instance does not share its store\n"),
+            Some(cluster) => match cluster.leases().await {
+                Ok(leases) => {
+                    let shards: Vec<serde_json::Value> = leases
+                        .iter()
+                        .map(|l| {
+                            serde_json::json!({"shard": l.shard, "owner": l.owner, "epoch": l.epoch, "expired": l.expired})
+                        })
+                        .collect();
+                    let body =
+                        serde_json::json!({"instance": cluster.instance(), "shards": shards});
+                    respond(200, JSON, body.to_string())
+                }
+                Err(e) => respond(503, TEXT, format!("{e}\n")),
+            },
+        },
         ("GET", "/admin/conversations") => {
             let conversations = state.bridge.conversations().await;
             respond(
@@ -129,9 +155,10 @@ pub async fn admin_handler(state: AdminState, request: Request) -> http::Respons
                 Err(e) => respond(503, TEXT, format!("{e}\n")),
             }
         }
-        (_, "/readyz" | "/metrics" | "/admin/sessions" | "/admin/conversations") => {
-            respond(405, TEXT, "method not allowed\n")
-        }
+        (
+            _,
+            "/readyz" | "/metrics" | "/admin/sessions" | "/admin/conversations" | "/admin/shards",
+        ) => respond(405, TEXT, "method not allowed\n"),
         _ => respond(404, TEXT, "not found\n"),
     }
 }

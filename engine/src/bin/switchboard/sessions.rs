@@ -1,4 +1,6 @@
-//! `switchboard sessions list|show|end` against the admin API.
+//! `switchboard sessions list|show|end` against the admin API. With several instances on one
+//! database, `list` names the instance it asked, and `show` names the instance that holds the
+//! conversation's shard (from `/admin/shards`), whichever instance it asked.
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
@@ -42,6 +44,7 @@ pub async fn list(admin: &str, token: &str) -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
+            "instance": sessions["instance"],
             "sessions": sessions["sessions"], "conversations": conversations["conversations"],
         }))?
     );
@@ -49,12 +52,35 @@ pub async fn list(admin: &str, token: &str) -> anyhow::Result<()> {
 }
 
 pub async fn show(admin: &str, token: &str, id: &str) -> anyhow::Result<()> {
+    let shard = switchboard_core::cluster::shard_of(id);
+    // Several instances: the lease rows say who serves it (any instance can tell).
+    let owner = match call("GET", format!("{admin}/admin/shards"), token).await {
+        Ok(shards) => shards["shards"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["shard"] == shard))
+            .map(|s| s["owner"].clone()),
+        Err(_) => None,
+    };
     let conversations = call("GET", format!("{admin}/admin/conversations"), token).await?;
     let found = conversations["conversations"]
         .as_array()
         .and_then(|all| all.iter().find(|c| c["id"] == id))
-        .with_context(|| format!("no conversation {id}"))?;
-    println!("{}", serde_json::to_string_pretty(found)?);
+        .cloned();
+    let shown = match (found, owner) {
+        (Some(mut found), owner) => {
+            if let Some(owner) = owner {
+                found["shard"] = shard.into();
+                found["instance"] = owner;
+            }
+            found
+        }
+        (None, Some(owner)) => serde_json::json!({
+            "id": id, "shard": shard, "instance": owner,
+            "note": "served by another instance: ask its admin API for the details",
+        }),
+        (None, None) => bail!("no conversation {id}"),
+    };
+    println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
 

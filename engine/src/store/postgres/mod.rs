@@ -131,6 +131,11 @@ impl PgStore {
         self.mirror.forget_shard(shard);
     }
 
+    /// Units of work the database refused because their shard had been taken over (fencing).
+    pub fn fenced_writes(&self) -> u64 {
+        self.writer.fenced_total()
+    }
+
     /// The shards this instance writes, with their epochs.
     pub fn held(&self) -> BTreeMap<u16, u64> {
         lock(&self.held).clone()

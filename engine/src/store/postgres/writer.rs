@@ -110,6 +110,8 @@ struct Shared {
     queue: Mutex<Queue>,
     wake: Notify,
     progress: watch::Sender<Progress>,
+    /// Units dropped because their shard was taken over, since the store opened.
+    fenced_total: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -138,9 +140,17 @@ impl Writer {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             progress: watch::Sender::new(Progress::default()),
+            fenced_total: std::sync::atomic::AtomicU64::new(0),
         });
         let task = tokio::spawn(run(shared.clone(), target, conn, fencing));
         Writer { shared, task }
+    }
+
+    /// Units refused by the database because their shard was taken over, so far.
+    pub(super) fn fenced_total(&self) -> u64 {
+        self.shared
+            .fenced_total
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queues one unit.
@@ -250,6 +260,9 @@ async fn run(shared: Arc<Shared>, target: Target, conn: Conn, fencing: Fencing) 
                         })
                         .collect();
                     batch.retain(|(_, u)| !u.shard.is_some_and(|s| shards.contains(&s)));
+                    shared
+                        .fenced_total
+                        .fetch_add(dropped.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     shared.progress.send_modify(|p| {
                         p.fenced.extend(dropped);
                         while p.fenced.len() > FENCED_KEPT {
