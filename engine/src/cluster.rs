@@ -223,12 +223,76 @@ struct Worker {
     engine: Engine,
     bridge: Bridge,
     served: Arc<RwLock<BTreeSet<u16>>>,
+    held: BTreeMap<u16, Held>,
+    /// What [`Renewer`] renews: shard → epoch.
+    epochs: Arc<Mutex<BTreeMap<u16, u64>>>,
+    metrics: Arc<Mutex<ClusterMetrics>>,
+}
+
+/// Renews the leases held every third of the lease, on a connection and a task of its own, so
+/// that a renewal never waits behind loading a shard or handing one over. Reports the shards
+/// lost: not renewed (another instance has them), or all of them once the last renewal that
+/// worked is about to be no longer sure.
+struct Renewer {
+    leases: crate::store::Leases,
+    epochs: Arc<Mutex<BTreeMap<u16, u64>>>,
     /// Shared with the gate: until then what is held is sure.
     gate_until: Arc<RwLock<std::time::Instant>>,
-    held: BTreeMap<u16, Held>,
-    /// Until then every lease held is sure (monotonic clock, from before the last renewal).
-    sure_until: Instant,
     metrics: Arc<Mutex<ClusterMetrics>>,
+    lease: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Renewer {
+    async fn run(
+        self,
+        lost: tokio::sync::mpsc::UnboundedSender<Vec<u16>>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let every = self.lease / 3;
+        let mut sure_until = Instant::now();
+        loop {
+            let pairs: Vec<(u16, u64)> = lock(&self.epochs).iter().map(|(s, e)| (*s, *e)).collect();
+            match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
+                Ok(Ok((still, sure))) => {
+                    sure_until = Instant::from_std(sure);
+                    // A margin for the clocks of the database and this host to drift apart.
+                    *self.gate_until.write().unwrap_or_else(|p| p.into_inner()) =
+                        sure - self.lease / 10;
+                    lock(&self.metrics).renewals += 1;
+                    let gone: Vec<u16> = pairs
+                        .iter()
+                        .map(|(s, _)| *s)
+                        .filter(|s| !still.contains(s))
+                        .collect();
+                    if !gone.is_empty() && lost.send(gone).is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(_)) | Err(_) => {
+                    lock(&self.metrics).renewal_failures += 1;
+                    // The next attempt might come too late: give everything up now.
+                    if Instant::now() + every >= sure_until && !pairs.is_empty() {
+                        warn!(
+                            shards = pairs.len(),
+                            "leases not renewed in time; serving nothing until they are taken again"
+                        );
+                        let all = pairs.iter().map(|(s, _)| *s).collect();
+                        if lost.send(all).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stopping.changed() => return,
+            }
+        }
+    }
 }
 
 impl Cluster {
@@ -242,11 +306,14 @@ impl Cluster {
         bridge: Bridge,
     ) -> Result<Cluster, StoreError> {
         let leases = store.leases(&settings.instance, settings.lease).await?;
+        let renewals = store.leases(&settings.instance, settings.lease).await?;
         let view = store.leases(&settings.instance, settings.lease).await?;
         let (instance, handle) = (settings.instance.clone(), store.clone());
         let metrics = Arc::new(Mutex::new(ClusterMetrics::default()));
         let (stop, stopping) = watch::channel(false);
         let (ready_tx, ready) = watch::channel(false);
+        let epochs = Arc::new(Mutex::new(BTreeMap::new()));
+        let settings_lease = settings.lease;
         let worker = Worker {
             pushes: store.pushes(),
             settings,
@@ -255,12 +322,18 @@ impl Cluster {
             engine,
             bridge,
             served: forwarder.served.clone(),
-            gate_until: forwarder.sure_until.clone(),
             held: BTreeMap::new(),
-            sure_until: Instant::now(),
+            epochs: epochs.clone(),
             metrics: metrics.clone(),
         };
-        let task = tokio::spawn(worker.run(stopping, ready_tx));
+        let renewer = Renewer {
+            leases: renewals,
+            epochs,
+            gate_until: forwarder.sure_until.clone(),
+            metrics: metrics.clone(),
+            lease: settings_lease,
+        };
+        let task = tokio::spawn(worker.run(renewer, stopping, ready_tx));
         Ok(Cluster {
             stop,
             task: Mutex::new(Some(task)),
@@ -314,8 +387,15 @@ impl Worker {
         f(&mut self.metrics.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    async fn run(mut self, mut stopping: watch::Receiver<bool>, ready: watch::Sender<bool>) {
+    async fn run(
+        mut self,
+        renewer: Renewer,
+        mut stopping: watch::Receiver<bool>,
+        ready: watch::Sender<bool>,
+    ) {
         let every = self.settings.lease / 3;
+        let (lost_tx, mut lost) = tokio::sync::mpsc::unbounded_channel();
+        let renewing = tokio::spawn(renewer.run(lost_tx, stopping.clone()));
         let mut notified = self.listen().await;
         loop {
             if *stopping.borrow() {
@@ -329,6 +409,7 @@ impl Worker {
                 tokio::select! {
                     () = &mut wake => break,
                     _ = stopping.changed() => break,
+                    Some(shards) = lost.recv() => self.lose(shards).await,
                     shard = recv(&mut notified) => match shard {
                         Some(_) => self.take_pushes().await,
                         None => {
@@ -342,7 +423,25 @@ impl Worker {
                 notified = self.listen().await;
             }
         }
+        renewing.abort();
         self.hand_over_all().await;
+    }
+
+    /// Stops serving shards whose lease is gone or no longer sure.
+    async fn lose(&mut self, shards: Vec<u16>) {
+        for shard in shards {
+            if !self.held.contains_key(&shard) {
+                continue;
+            }
+            warn!(
+                shard,
+                "shard lost (taken over, or its lease not renewed in time)"
+            );
+            self.stop_serving(shard).await;
+            self.held.remove(&shard);
+            lock(&self.epochs).remove(&shard);
+            self.metric(|m| m.lost += 1);
+        }
     }
 
     async fn listen(
@@ -360,50 +459,9 @@ impl Worker {
         }
     }
 
-    /// Renew, plan, act, serve.
+    /// Plan, act, serve (renewals run on their own, [`Renewer`]).
     async fn round(&mut self) {
         let every = self.settings.lease / 3;
-        let pairs: Vec<(u16, u64)> = self.held.iter().map(|(s, h)| (*s, h.epoch)).collect();
-        match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
-            Ok(Ok((still, sure_until))) => {
-                self.sure_until = Instant::from_std(sure_until);
-                // A margin for the clocks of the database and this host to drift apart.
-                *self.gate_until.write().unwrap_or_else(|p| p.into_inner()) =
-                    sure_until - self.settings.lease / 10;
-                self.metric(|m| m.renewals += 1);
-                let lost: Vec<u16> = self
-                    .held
-                    .keys()
-                    .filter(|s| !still.contains(s))
-                    .copied()
-                    .collect();
-                for shard in lost {
-                    warn!(shard, "shard lost to another instance");
-                    self.stop_serving(shard).await;
-                    self.held.remove(&shard);
-                    self.metric(|m| m.lost += 1);
-                }
-            }
-            Ok(Err(_)) | Err(_) => {
-                self.metric(|m| m.renewal_failures += 1);
-                // Stop before the leases can run out: the next round might come too late.
-                if Instant::now() + every >= self.sure_until {
-                    let shards: Vec<u16> = self.held.keys().copied().collect();
-                    if !shards.is_empty() {
-                        warn!(
-                            shards = shards.len(),
-                            "leases not renewed in time; serving nothing until they are taken again"
-                        );
-                    }
-                    for shard in shards {
-                        self.stop_serving(shard).await;
-                        self.held.remove(&shard);
-                        self.metric(|m| m.lost += 1);
-                    }
-                }
-                return;
-            }
-        }
         if let Ok(Ok((view, live))) = tokio::time::timeout(every, self.leases.view()).await {
             let steps = plan(&self.settings.instance, &view, &live);
             for shard in steps.release {
@@ -429,6 +487,7 @@ impl Worker {
                                 served: false,
                             },
                         );
+                        lock(&self.epochs).insert(shard, got.epoch);
                         self.metric(|m| m.takeovers += 1);
                     }
                     Ok(None) => {}
@@ -503,6 +562,7 @@ impl Worker {
 
     async fn hand_over(&mut self, shard: u16) {
         self.stop_serving(shard).await;
+        lock(&self.epochs).remove(&shard);
         if let Some(held) = self.held.remove(&shard) {
             match self.leases.release(shard, held.epoch).await {
                 Ok(()) => {

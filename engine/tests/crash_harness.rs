@@ -78,7 +78,7 @@ async fn push(current: &Current, user: &WeChatUser, text: &str) {
 /// The agent's reply of round `round` to `openid`: every fourth a long one that WeChat gets
 /// in three parts (each part carries the marker, so it can be told from notices).
 fn reply(round: usize, openid: &str) -> String {
-    if round % 4 == 0 {
+    if round.is_multiple_of(4) {
         format!("long {round} to {openid}: ") + &format!("[long {round} {openid}] ").repeat(200)
     } else {
         format!("reply {round} to {openid}")
