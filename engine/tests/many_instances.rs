@@ -6,6 +6,8 @@
 //! order, and every reply the user once, in order; the Live Agent simulator answers no poll
 //! with 409 (two pollers for one chat) during the whole run; and the chats of the instance that
 //! went away poll again from another within 2 × the lease plus the takeover wait.
+//!
+//! `GATEWAY_LOG=info GATEWAY_LOG_DIR=/tmp/logs` keeps each instance's log in a file.
 
 mod support;
 
@@ -83,6 +85,38 @@ impl Front {
         while let Some(done) = pushes.join_next().await {
             done.expect("push task");
         }
+    }
+}
+
+/// One round: every user writes through the front, the agent sees it and answers, the
+/// answer reaches the user.
+async fn chat_round(
+    front: &Arc<Front>,
+    users: &[Arc<WeChatUser>],
+    desk: &Desk,
+    wechat: &WeChatApiSim,
+    round: usize,
+) {
+    front
+        .all(users, |openid| format!("{openid} message {round}"))
+        .await;
+    for user in users {
+        let id = desk.chat_of(user.openid());
+        let expected = format!("{} message {round}", user.openid());
+        eventually("the visitor's text at the agent", || {
+            desk.visitor_texts(&id).contains(&expected).then_some(())
+        })
+        .await;
+        desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
+    }
+    for user in users {
+        let expected = format!("reply {round} to {}", user.openid());
+        eventually("the agent's reply on the phone", || {
+            received_lines(wechat, user.openid())
+                .contains(&expected)
+                .then_some(())
+        })
+        .await;
     }
 }
 
@@ -198,27 +232,7 @@ async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
     let limit = Duration::from_secs_f64(2.0 * LEASE_SECS + TAKEOVER_WAIT_SECS);
     let mut takeovers = Vec::new();
     for round in 1..=ROUNDS {
-        front
-            .all(&users, |openid| format!("{openid} message {round}"))
-            .await;
-        for user in &users {
-            let id = desk.chat_of(user.openid());
-            let expected = format!("{} message {round}", user.openid());
-            eventually("the visitor's text at the agent", || {
-                desk.visitor_texts(&id).contains(&expected).then_some(())
-            })
-            .await;
-            desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
-        }
-        for user in &users {
-            let expected = format!("reply {round} to {}", user.openid());
-            eventually("the agent's reply on the phone", || {
-                received_lines(&wechat, user.openid())
-                    .contains(&expected)
-                    .then_some(())
-            })
-            .await;
-        }
+        chat_round(&front, &users, &desk, &wechat, round).await;
         // Round 2 ends with a SIGKILL of instance 0, round 4 with a SIGTERM of instance 1,
         // each at a quiet moment (every delivery recorded).
         let leaving = match round {
@@ -370,27 +384,7 @@ async fn an_instance_paused_past_its_lease_neither_polls_nor_writes_when_it_resu
     ))
     .await;
     for round in 1..=2 {
-        front
-            .all(&users, |openid| format!("{openid} message {round}"))
-            .await;
-        for user in &users {
-            let id = desk.chat_of(user.openid());
-            let expected = format!("{} message {round}", user.openid());
-            eventually("the visitor's text at the agent", || {
-                desk.visitor_texts(&id).contains(&expected).then_some(())
-            })
-            .await;
-            desk.send_text(&id, &format!("reply {round} to {}", user.openid()));
-        }
-        for user in &users {
-            let expected = format!("reply {round} to {}", user.openid());
-            eventually("the agent's reply on the phone", || {
-                received_lines(&wechat, user.openid())
-                    .contains(&expected)
-                    .then_some(())
-            })
-            .await;
-        }
+        chat_round(&front, &users, &desk, &wechat, round).await;
         if round == 1 {
             // a wakes up believing it still holds its shards.
             signal(&a, "-CONT");
