@@ -7,7 +7,7 @@ mod common;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use common::{Rig, request, rig};
+use common::{Rig, plaintext_rig, request, rig};
 use switchboard_channels::conformance::{self, Harness};
 use switchboard_channels::webhook::MediaRef;
 use switchboard_channels::{
@@ -24,8 +24,13 @@ struct WeChatHarness {
 }
 
 impl WeChatHarness {
+    /// A user pushing in `mode` to an account configured for it: plaintext to an account
+    /// without an EncodingAESKey, compatible and safe mode to one with a key.
     async fn new(mode: PushMode) -> Self {
-        let rig = rig().await;
+        let rig = match mode {
+            PushMode::Plaintext => plaintext_rig().await,
+            PushMode::Compatible | PushMode::Safe => rig().await,
+        };
         let user = rig.user("oConformance", mode);
         Self {
             rig,

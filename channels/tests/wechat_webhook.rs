@@ -6,11 +6,11 @@
 mod common;
 
 use bytes::Bytes;
-use common::{MiniEngine, request, rig};
+use common::{MiniEngine, plaintext_rig, request, rig};
 use http::{Method, StatusCode};
 use switchboard_channels::wechat::{WeChatChannel, WeChatConfig};
 use switchboard_channels::{Channel, InboundKind, WebhookError, WebhookRequest};
-use switchboard_sim::wechat::PushMode;
+use switchboard_sim::wechat::{Push, PushMode};
 
 fn vector_a_channel() -> WeChatChannel {
     let config = WeChatConfig::new(
@@ -139,11 +139,12 @@ async fn echoes_echostr_verbatim_on_url_verification() {
 
 #[tokio::test]
 async fn accepts_pushes_in_plaintext_compatible_and_safe_mode() {
-    let rig = rig().await;
-    for (mode, empty_reply) in [
-        (PushMode::Plaintext, false),
-        (PushMode::Compatible, true),
-        (PushMode::Safe, true),
+    let plaintext_account = plaintext_rig().await;
+    let encrypted_account = rig().await;
+    for (rig, mode, empty_reply) in [
+        (&plaintext_account, PushMode::Plaintext, false),
+        (&encrypted_account, PushMode::Compatible, true),
+        (&encrypted_account, PushMode::Safe, true),
     ] {
         let user = rig.user(&format!("o{mode:?}"), mode);
         let push = user.text("héllo ]]> <&> 😀");
@@ -159,6 +160,45 @@ async fn accepts_pushes_in_plaintext_compatible_and_safe_mode() {
             InboundKind::Text {
                 text: "héllo ]]> <&> 😀".into()
             },
+            "{mode:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_plaintext_push_to_an_account_with_an_aes_key_with_401() {
+    let rig = rig().await;
+    let user = rig.user("oPlainIntruder", PushMode::Plaintext);
+    let raw = user.text("as raw");
+    let raw = Push {
+        query: format!("{}&encrypt_type=raw", raw.query),
+        ..raw
+    };
+    for push in [user.text("anyone who saw a query string"), raw] {
+        let err = rig.channel.parse_webhook(&request(&push)).unwrap_err();
+        assert!(matches!(err, WebhookError::BadSignature(_)), "{err:?}");
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+    }
+    // URL verification is unaffected.
+    let webhook = rig
+        .channel
+        .parse_webhook(&request(&user.verification("42")))
+        .unwrap();
+    assert_eq!(webhook.reply.body, Bytes::from_static(b"42"));
+}
+
+#[tokio::test]
+async fn accepts_plaintext_pushes_to_an_account_with_an_aes_key_only_while_migrating() {
+    let rig = rig().await;
+    let migrating =
+        WeChatChannel::new(common::config(&rig.sim.base_url()).with_accept_plaintext(true))
+            .unwrap();
+    for mode in [PushMode::Plaintext, PushMode::Compatible, PushMode::Safe] {
+        let user = rig.user(&format!("oMigrating{mode:?}"), mode);
+        let webhook = migrating.parse_webhook(&request(&user.text("hi"))).unwrap();
+        assert_eq!(
+            webhook.events[0].kind,
+            InboundKind::Text { text: "hi".into() },
             "{mode:?}"
         );
     }
@@ -254,7 +294,7 @@ async fn tells_location_reports_and_navigation_from_messages() {
 
 #[tokio::test]
 async fn refuses_oversized_malformed_and_unknown_encryption_with_4xx() {
-    let rig = rig().await;
+    let rig = plaintext_rig().await;
     let user = rig.user("oBad", PushMode::Plaintext);
     let big = user.push(&format!(
         "<xml><Content>{}</Content></xml>",
@@ -331,7 +371,7 @@ async fn r1_processes_a_message_retried_four_times_once_and_answers_each() {
 
 #[tokio::test]
 async fn r1_answers_success_to_each_plaintext_retry() {
-    let rig = rig().await;
+    let rig = plaintext_rig().await;
     let engine = MiniEngine::start(rig.channel.clone()).await;
     let user = rig.user("oRetryPlain", PushMode::Plaintext);
     let answers = user

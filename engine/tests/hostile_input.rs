@@ -249,7 +249,14 @@ static CASES: &[Case] = &[
         "wx-utf8-plaintext",
         WeChat,
         "invalid UTF-8 in a plaintext push",
-        400,
+        401,
+        No,
+    ),
+    case(
+        "wx-plaintext-in-safe-mode",
+        WeChat,
+        "a plaintext push to a safe-mode account (`signature` right, no `encrypt_type`)",
+        401,
         No,
     ),
     case(
@@ -867,8 +874,19 @@ async fn every_kind_of_hostile_input_gets_its_answer_stores_nothing_it_should_no
     rig.wechat(
         "wx-utf8-plaintext",
         &Push {
-            query: plaintext_query,
+            query: plaintext_query.clone(),
             body: non_utf8_xml("oMallory").into(),
+            ..whole.clone()
+        },
+    )
+    .await;
+    // Anyone who once saw a push's query string could otherwise post any XML as any user: the
+    // plain `signature` does not cover the body.
+    rig.wechat(
+        "wx-plaintext-in-safe-mode",
+        &Push {
+            query: plaintext_query,
+            body: text_xml("oVictim", "<![CDATA[forged]]>", 44).into(),
             ..whole.clone()
         },
     )

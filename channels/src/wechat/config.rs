@@ -21,6 +21,12 @@ pub struct WeChatConfig {
     /// The EncodingAESKey (43 characters), required for compatible and safe mode.
     #[serde(default)]
     pub encoding_aes_key: Option<Secret>,
+    /// With an EncodingAESKey: also accept plaintext pushes (no `encrypt_type=aes`). Their
+    /// `signature` covers only token, timestamp and nonce, not the body, so anyone who saw one
+    /// push's query string could post any XML as any user. Keep it `false`; set it only while
+    /// switching the account from plaintext to compatible/safe mode.
+    #[serde(default)]
+    pub accept_plaintext: bool,
     /// API base URL; a simulator's in tests.
     #[serde(default = "default_api_base")]
     pub api_base: String,
@@ -77,6 +83,7 @@ impl WeChatConfig {
             app_secret: Secret::new(app_secret),
             token: Secret::new(token),
             encoding_aes_key: encoding_aes_key.map(Secret::new),
+            accept_plaintext: false,
             api_base: default_api_base(),
             max_body: default_max_body(),
             http_timeout: default_http_timeout(),
@@ -90,6 +97,13 @@ impl WeChatConfig {
     /// The same configuration against another API base URL.
     pub fn with_api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
+        self
+    }
+
+    /// The same configuration, accepting plaintext pushes despite an EncodingAESKey when
+    /// `accept` is true (see [`WeChatConfig::accept_plaintext`]: only during a migration).
+    pub fn with_accept_plaintext(mut self, accept: bool) -> Self {
+        self.accept_plaintext = accept;
         self
     }
 }

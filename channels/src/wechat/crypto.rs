@@ -14,6 +14,8 @@ use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 const PAD_BLOCK: usize = 32;
 /// Bytes of random prefix in every plaintext.
 const RANDOM_LEN: usize = 16;
+/// Where the message starts in a plaintext: after the random prefix and the 4-byte length.
+const MSG_START: usize = RANDOM_LEN + 4;
 
 /// Lenient base64: accepts non-zero trailing bits (the official sample key has them) and any
 /// padding.
@@ -136,12 +138,16 @@ impl AesKey {
 
     /// Decrypts base64 `encrypted`, checks the trailing AppID, and returns the message bytes.
     pub fn decrypt(&self, encrypted: &str, appid: &str) -> Result<Vec<u8>, CryptoError> {
-        let decrypted = self.decrypt_raw(encrypted)?;
+        let mut decrypted = self.decrypt_raw(encrypted)?;
         let (msg, trailing) = split_plaintext(&decrypted)?;
         if trailing != appid.as_bytes() {
             return Err(CryptoError::ValidateAppid);
         }
-        Ok(msg.to_vec())
+        // The message follows the random prefix and the length: move it to the front.
+        let len = msg.len();
+        decrypted.copy_within(MSG_START..MSG_START + len, 0);
+        decrypted.truncate(len);
+        Ok(decrypted)
     }
 
     /// Decrypts and unpads, returning the whole plaintext (random prefix included).

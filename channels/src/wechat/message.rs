@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::xml::Fields;
+use super::xml::{Document, Fields};
 
 /// Why a decoded `<xml>` document is not a WeChat push.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +34,8 @@ pub struct Message {
     pub msg_id: Option<u64>,
     /// What kind of push this is.
     pub kind: MessageKind,
-    /// All top-level fields as text, for logging and for kinds the bridge does not model.
+    /// All top-level fields as text, for the kinds the bridge does not model
+    /// ([`MessageKind::Unknown`]); empty for every other kind, whose fields are typed above.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -164,19 +165,24 @@ pub enum EventKind {
 impl Message {
     /// Types the fields of a decoded push.
     pub fn from_fields(fields: &Fields) -> Result<Self, MessageError> {
-        let to = required(fields, "ToUserName")?;
-        let from = required(fields, "FromUserName")?;
-        let create_time =
-            number(fields, "CreateTime")?.ok_or(MessageError::Missing("CreateTime"))?;
-        let msg_type = required(fields, "MsgType")?;
-        let opt = |name: &str| fields.text(name).map(str::to_owned);
-        let req = |name: &'static str| required(fields, name);
+        Self::from_document(&fields.as_document())
+    }
 
-        let kind = match msg_type.as_str() {
+    /// Types the fields of a parsed push.
+    pub fn from_document(doc: &Document<'_>) -> Result<Self, MessageError> {
+        let to = required(doc, "ToUserName")?;
+        let from = required(doc, "FromUserName")?;
+        let create_time = number(doc, "CreateTime")?.ok_or(MessageError::Missing("CreateTime"))?;
+        let msg_type = required_str(doc, "MsgType")?;
+        let opt = |name: &str| doc.text(name).map(str::to_owned);
+        let req = |name: &'static str| required(doc, name);
+
+        let kind = match msg_type {
             "text" => MessageKind::Text {
-                content: fields
+                content: doc
                     .text_untrimmed("Content")
-                    .ok_or(MessageError::Missing("Content"))?,
+                    .ok_or(MessageError::Missing("Content"))?
+                    .to_owned(),
                 menu_id: opt("bizmsgmenuid"),
             },
             "image" => MessageKind::Image {
@@ -207,18 +213,18 @@ impl Message {
             "event" => {
                 let name = req("Event")?;
                 let key = opt("EventKey");
-                let event = event_kind(fields, &name, key.as_deref())?;
+                let event = event_kind(doc, &name, key.as_deref())?;
                 MessageKind::Event { name, key, event }
             }
             _ => MessageKind::Unknown {
-                msg_type: msg_type.clone(),
+                msg_type: msg_type.to_owned(),
             },
         };
         // Unknown types keep whatever id they carry only if it parses; they must never fail.
-        let msg_id = match &kind {
-            MessageKind::Event { .. } => None,
-            MessageKind::Unknown { .. } => number(fields, "MsgId").ok().flatten(),
-            _ => number(fields, "MsgId")?,
+        let (msg_id, fields) = match &kind {
+            MessageKind::Event { .. } => (None, BTreeMap::new()),
+            MessageKind::Unknown { .. } => (number(doc, "MsgId").ok().flatten(), doc.to_text_map()),
+            _ => (number(doc, "MsgId")?, BTreeMap::new()),
         };
         Ok(Self {
             to,
@@ -226,14 +232,18 @@ impl Message {
             create_time,
             msg_id,
             kind,
-            fields: fields.to_text_map(),
+            fields,
         })
     }
 }
 
-fn event_kind(fields: &Fields, name: &str, key: Option<&str>) -> Result<EventKind, MessageError> {
+fn event_kind(
+    doc: &Document<'_>,
+    name: &str,
+    key: Option<&str>,
+) -> Result<EventKind, MessageError> {
     let key_owned = || key.unwrap_or_default().to_owned();
-    let opt = |name: &str| fields.text(name).map(str::to_owned);
+    let opt = |name: &str| doc.text(name).map(str::to_owned);
     Ok(match name.to_ascii_lowercase().as_str() {
         "subscribe" => EventKind::Subscribe {
             scene: key
@@ -243,36 +253,37 @@ fn event_kind(fields: &Fields, name: &str, key: Option<&str>) -> Result<EventKin
         "unsubscribe" => EventKind::Unsubscribe,
         "scan" => EventKind::Scan { scene: key_owned() },
         "location" => EventKind::Location {
-            latitude: required(fields, "Latitude")?,
-            longitude: required(fields, "Longitude")?,
+            latitude: required(doc, "Latitude")?,
+            longitude: required(doc, "Longitude")?,
             precision: opt("Precision"),
         },
         "click" => EventKind::Click { key: key_owned() },
         "view" => EventKind::View { url: key_owned() },
         "scancode_push" | "scancode_waitmsg" => EventKind::ScanCode {
             key: key_owned(),
-            result: fields
-                .element("ScanCodeInfo")
+            result: doc
+                .field("ScanCodeInfo")
                 .and_then(|e| e.child("ScanResult"))
                 .map(|e| e.text.trim().to_owned()),
         },
         "templatesendjobfinish" => EventKind::TemplateSendJobFinish {
-            msg_id: number(fields, "MsgID").ok().flatten(),
+            msg_id: number(doc, "MsgID").ok().flatten(),
             status: opt("Status"),
         },
         _ => EventKind::Other,
     })
 }
 
-fn required(fields: &Fields, name: &'static str) -> Result<String, MessageError> {
-    fields
-        .text(name)
-        .map(str::to_owned)
-        .ok_or(MessageError::Missing(name))
+fn required_str<'d>(doc: &'d Document<'_>, name: &'static str) -> Result<&'d str, MessageError> {
+    doc.text(name).ok_or(MessageError::Missing(name))
 }
 
-fn number(fields: &Fields, name: &'static str) -> Result<Option<u64>, MessageError> {
-    match fields.text(name) {
+fn required(doc: &Document<'_>, name: &'static str) -> Result<String, MessageError> {
+    required_str(doc, name).map(str::to_owned)
+}
+
+fn number(doc: &Document<'_>, name: &'static str) -> Result<Option<u64>, MessageError> {
+    match doc.text(name) {
         None => Ok(None),
         Some(v) => v
             .parse::<u64>()

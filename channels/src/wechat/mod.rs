@@ -2,8 +2,9 @@
 //!
 //! Inbound: [`WeChatChannel::parse_webhook`](crate::Channel::parse_webhook) answers URL
 //! verification (`GET`, `echostr` verbatim) and verifies, decrypts and parses pushes in
-//! plaintext, compatible and safe mode; unknown message and event types are kept and
-//! acknowledged. Outbound: customer-service `custom/send` (text split at 2048 bytes, images
+//! plaintext, compatible and safe mode (with an EncodingAESKey configured, plaintext pushes are
+//! refused unless [`WeChatConfig::accept_plaintext`] is set); unknown message and event types
+//! are kept and acknowledged. Outbound: customer-service `custom/send` (text split at 2048 bytes, images
 //! uploaded first), throttled `custom/typing`, and `media/get` for inbound media, all with an
 //! access token from `stable_token` shared through a [`TokenStore`]. The adapter keeps no
 //! per-user window: each user's conversation counts the sends of the 48-hour window (from
@@ -136,6 +137,7 @@ impl WeChatChannel {
             token: self.config.token.expose(),
             aes_key: self.aes_key.as_ref(),
             app_id: &self.config.app_id,
+            accept_plaintext: self.config.accept_plaintext,
             max_body: self.config.max_body,
         }
     }

@@ -1,7 +1,7 @@
 //! The webhook endpoint (§1, §2, §4): URL verification on `GET`, pushes on `POST` in plaintext,
 //! compatible and safe mode (chosen by the `encrypt_type` query parameter), and the reply.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use http::Method;
 
@@ -14,7 +14,7 @@ use super::crypto::{AesKey, CryptoError};
 use super::dedupe::dedupe_key;
 use super::message::{EventKind, Message, MessageKind};
 use super::signature;
-use super::xml;
+use super::xml::{self, Document};
 
 /// What the endpoint needs to verify and decrypt.
 #[derive(Debug)]
@@ -25,6 +25,8 @@ pub struct PushVerifier<'a> {
     pub aes_key: Option<&'a AesKey>,
     /// The AppID, checked after decryption.
     pub app_id: &'a str,
+    /// With an AES key: accept plaintext pushes too (only while migrating to safe mode).
+    pub accept_plaintext: bool,
     /// Largest accepted body.
     pub max_body: usize,
 }
@@ -50,27 +52,66 @@ pub enum Handled {
     Push(Push),
 }
 
-/// The query parameters of a request, decoded.
+/// The query parameters the endpoint reads, decoded as `form_urlencoded` decodes them (a
+/// parameter given twice keeps its last value) and borrowed from the query string unless they
+/// carry escapes.
 #[derive(Debug, Default)]
-struct Query(BTreeMap<String, String>);
+struct Query<'a> {
+    signature: Option<Cow<'a, str>>,
+    timestamp: Option<Cow<'a, str>>,
+    nonce: Option<Cow<'a, str>>,
+    echostr: Option<Cow<'a, str>>,
+    encrypt_type: Option<Cow<'a, str>>,
+    msg_signature: Option<Cow<'a, str>>,
+}
 
-impl Query {
-    fn parse(raw: &str) -> Self {
-        Self(
-            form_urlencoded::parse(raw.as_bytes())
-                .into_owned()
-                .collect(),
-        )
+impl<'a> Query<'a> {
+    fn parse(raw: &'a str) -> Self {
+        let mut query = Self::default();
+        for (name, value) in query_pairs(raw) {
+            if let Some(slot) = query.slot(&name) {
+                *slot = Some(value);
+            }
+        }
+        query
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Cow<'a, str>>> {
+        Some(match name {
+            "signature" => &mut self.signature,
+            "timestamp" => &mut self.timestamp,
+            "nonce" => &mut self.nonce,
+            "echostr" => &mut self.echostr,
+            "encrypt_type" => &mut self.encrypt_type,
+            "msg_signature" => &mut self.msg_signature,
+            _ => return None,
+        })
     }
 
-    fn require(&self, name: &str) -> Result<&str, WebhookError> {
-        self.get(name)
+    fn require<'q>(value: &'q Option<Cow<'a, str>>, name: &str) -> Result<&'q str, WebhookError> {
+        value
+            .as_deref()
             .ok_or_else(|| WebhookError::BadSignature(format!("missing `{name}` parameter")))
     }
+}
+
+/// The `name=value` pairs of a query string, as [`form_urlencoded::parse`] yields them; a pair
+/// without `%` or `+` needs no decoding and is borrowed as it is.
+fn query_pairs(raw: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    raw.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        if pair.bytes().any(|b| b == b'%' || b == b'+') {
+            decode_pair(pair)
+        } else {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(name), Cow::Borrowed(value))
+        }
+    })
+}
+
+fn decode_pair(pair: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+    form_urlencoded::parse(pair.as_bytes())
+        .next()
+        .unwrap_or_default()
 }
 
 impl PushVerifier<'_> {
@@ -83,21 +124,19 @@ impl PushVerifier<'_> {
             });
         }
         let query = Query::parse(&req.query);
-        let timestamp = query.require("timestamp")?;
-        let nonce = query.require("nonce")?;
-        let sig = query.require("signature")?;
+        let timestamp = Query::require(&query.timestamp, "timestamp")?;
+        let nonce = Query::require(&query.nonce, "nonce")?;
+        let sig = Query::require(&query.signature, "signature")?;
         if !signature::verify(sig, &[self.token, timestamp, nonce]) {
-            return Err(WebhookError::BadSignature(
-                CryptoError::ValidateSignature.to_string(),
-            ));
+            return Err(bad_signature());
         }
         match req.method {
             Method::GET => {
                 let echostr = query
-                    .get("echostr")
+                    .echostr
                     .ok_or_else(|| WebhookError::Malformed("missing `echostr`".into()))?;
                 Ok(Handled::Verification {
-                    echostr: echostr.to_owned(),
+                    echostr: echostr.into_owned(),
                 })
             }
             Method::POST => self
@@ -107,47 +146,92 @@ impl PushVerifier<'_> {
         }
     }
 
+    /// A push in the mode its `encrypt_type` says (§2.1).
     fn push(
         &self,
-        query: &Query,
+        query: &Query<'_>,
         timestamp: &str,
         nonce: &str,
         body: &[u8],
     ) -> Result<Push, WebhookError> {
-        let outer = xml::parse(body, self.max_body).map_err(xml_error)?;
-        let (fields, encrypted) = match query.get("encrypt_type") {
-            None | Some("raw") | Some("") => (outer, false),
+        match query.encrypt_type.as_deref() {
+            None | Some("raw") | Some("") => {
+                self.check_plaintext_allowed()?;
+                let message = typed(&self.document(body)?)?;
+                Ok(Push {
+                    message,
+                    encrypted: false,
+                })
+            }
             Some("aes") => {
-                let key = self.aes_key.ok_or_else(|| {
-                    WebhookError::Malformed(
-                        "encrypted push but no EncodingAESKey configured".into(),
-                    )
-                })?;
-                let encrypt = outer
-                    .text("Encrypt")
-                    .ok_or_else(|| WebhookError::Malformed("missing <Encrypt>".into()))?;
-                let msg_signature = query.require("msg_signature")?;
-                if !signature::verify(msg_signature, &[self.token, timestamp, nonce, encrypt]) {
-                    return Err(WebhookError::BadSignature(
-                        CryptoError::ValidateSignature.to_string(),
-                    ));
-                }
-                let plain = key.decrypt(encrypt, self.app_id).map_err(|e| match e {
-                    CryptoError::ValidateAppid => WebhookError::BadSignature(e.to_string()),
-                    other => WebhookError::Malformed(other.to_string()),
-                })?;
-                (xml::parse(&plain, self.max_body).map_err(xml_error)?, true)
+                let plain = self.decrypt_envelope(query, timestamp, nonce, body)?;
+                let message = typed(&self.document(&plain)?)?;
+                Ok(Push {
+                    message,
+                    encrypted: true,
+                })
             }
             Some(other) => {
-                return Err(WebhookError::Malformed(format!(
+                // The body is read first, as for the other modes: malformed XML is reported as such.
+                self.document(body)?;
+                Err(WebhookError::Malformed(format!(
                     "unknown encrypt_type {other:?}"
-                )));
+                )))
             }
-        };
-        let message =
-            Message::from_fields(&fields).map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        Ok(Push { message, encrypted })
+        }
     }
+
+    /// A plaintext push's `signature` covers token, timestamp and nonce only, not the body: with
+    /// a key configured (compatible or safe mode) such a push is refused, unless plaintext is
+    /// explicitly accepted for a migration.
+    fn check_plaintext_allowed(&self) -> Result<(), WebhookError> {
+        if self.aes_key.is_some() && !self.accept_plaintext {
+            return Err(WebhookError::BadSignature(
+                "plaintext push refused: an EncodingAESKey is configured, so pushes must be \
+                 encrypted (`encrypt_type=aes` with `msg_signature`)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The decrypted XML of a compatible- or safe-mode envelope, once its `msg_signature` is
+    /// verified and its AppID checked.
+    fn decrypt_envelope(
+        &self,
+        query: &Query<'_>,
+        timestamp: &str,
+        nonce: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, WebhookError> {
+        let envelope = self.document(body)?;
+        let key = self.aes_key.ok_or_else(|| {
+            WebhookError::Malformed("encrypted push but no EncodingAESKey configured".into())
+        })?;
+        let encrypt = envelope
+            .text("Encrypt")
+            .ok_or_else(|| WebhookError::Malformed("missing <Encrypt>".into()))?;
+        let msg_signature = Query::require(&query.msg_signature, "msg_signature")?;
+        if !signature::verify(msg_signature, &[self.token, timestamp, nonce, encrypt]) {
+            return Err(bad_signature());
+        }
+        key.decrypt(encrypt, self.app_id).map_err(|e| match e {
+            CryptoError::ValidateAppid => WebhookError::BadSignature(e.to_string()),
+            other => WebhookError::Malformed(other.to_string()),
+        })
+    }
+
+    fn document<'b>(&self, body: &'b [u8]) -> Result<Document<'b>, WebhookError> {
+        Document::parse(body, self.max_body).map_err(xml_error)
+    }
+}
+
+fn typed(doc: &Document<'_>) -> Result<Message, WebhookError> {
+    Message::from_document(doc).map_err(|e| WebhookError::Malformed(e.to_string()))
+}
+
+fn bad_signature() -> WebhookError {
+    WebhookError::BadSignature(CryptoError::ValidateSignature.to_string())
 }
 
 fn xml_error(e: xml::XmlError) -> WebhookError {
@@ -175,33 +259,33 @@ impl Handled {
                 } else {
                     HttpReply::text("success")
                 },
-                events: vec![inbound_event(&push.message)],
+                events: vec![into_inbound_event(push.message)],
             },
         }
     }
 }
 
-fn navigation(name: &str, target: Option<&String>) -> InboundKind {
+fn navigation(name: String, target: Option<String>) -> InboundKind {
     InboundKind::Navigation {
-        kind: name.to_owned(),
-        target: target.filter(|t| !t.is_empty()).cloned(),
+        kind: name,
+        target: target.filter(|t| !t.is_empty()),
     }
 }
 
 /// The channel-neutral event for a push.
 pub fn inbound_event(msg: &Message) -> InboundEvent {
-    let other = |kind: String| InboundKind::Other {
-        kind,
-        fields: msg.fields.clone(),
-    };
-    let kind = match &msg.kind {
-        MessageKind::Text { content, .. } => InboundKind::Text {
-            text: content.clone(),
-        },
+    into_inbound_event(msg.clone())
+}
+
+/// The channel-neutral event for a push, taking the push's strings.
+pub fn into_inbound_event(msg: Message) -> InboundEvent {
+    let dedupe_key = dedupe_key(&msg);
+    let kind = match msg.kind {
+        MessageKind::Text { content, .. } => InboundKind::Text { text: content },
         MessageKind::Image { pic_url, media_id } => InboundKind::Image {
             media: MediaRef {
-                id: media_id.clone(),
-                url: pic_url.clone(),
+                id: media_id,
+                url: pic_url,
                 format: None,
             },
         },
@@ -211,11 +295,11 @@ pub fn inbound_event(msg: &Message) -> InboundEvent {
             recognition,
         } => InboundKind::Voice {
             media: MediaRef {
-                id: media_id.clone(),
+                id: media_id,
                 url: None,
-                format: format.clone(),
+                format,
             },
-            recognition: recognition.clone(),
+            recognition,
         },
         MessageKind::Location {
             latitude,
@@ -223,48 +307,187 @@ pub fn inbound_event(msg: &Message) -> InboundEvent {
             label,
             ..
         } => InboundKind::Location {
-            latitude: latitude.clone(),
-            longitude: longitude.clone(),
-            label: label.clone(),
+            latitude,
+            longitude,
+            label,
         },
         MessageKind::Video { media_id, .. } => InboundKind::Video {
             media: MediaRef {
-                id: media_id.clone(),
+                id: media_id,
                 url: None,
                 format: None,
             },
         },
-        MessageKind::Link { title, url, .. } => InboundKind::Link {
-            title: title.clone(),
-            url: url.clone(),
+        MessageKind::Link { title, url, .. } => InboundKind::Link { title, url },
+        MessageKind::Unknown { msg_type } => InboundKind::Other {
+            kind: msg_type,
+            fields: msg.fields,
         },
-        MessageKind::Unknown { msg_type } => other(msg_type.clone()),
-        MessageKind::Event { name, event, .. } => match event {
-            EventKind::Subscribe { scene } => InboundKind::Followed { key: scene.clone() },
-            EventKind::Unsubscribe => InboundKind::Unfollowed,
-            EventKind::Click { key } => InboundKind::MenuClick { key: key.clone() },
-            EventKind::Location {
-                latitude,
-                longitude,
-                precision,
-            } => InboundKind::LocationReport {
-                latitude: latitude.clone(),
-                longitude: longitude.clone(),
-                precision: precision.clone(),
-            },
-            EventKind::View { url } => navigation(name, Some(url)),
-            EventKind::Scan { scene } => navigation(name, Some(scene)),
-            EventKind::ScanCode { result, .. } => navigation(name, result.as_ref()),
-            EventKind::TemplateSendJobFinish { .. } | EventKind::Other => {
-                InboundKind::Notification { kind: name.clone() }
-            }
-        },
+        MessageKind::Event { name, event, .. } => event_kind(name, event),
     };
     InboundEvent {
-        dedupe_key: dedupe_key(msg),
-        user: UserId::new(msg.from.clone()),
+        dedupe_key,
+        user: UserId::new(msg.from),
         display_name: None,
         created_at: msg.create_time,
         kind,
+    }
+}
+
+fn event_kind(name: String, event: EventKind) -> InboundKind {
+    match event {
+        EventKind::Subscribe { scene } => InboundKind::Followed { key: scene },
+        EventKind::Unsubscribe => InboundKind::Unfollowed,
+        EventKind::Click { key } => InboundKind::MenuClick { key },
+        EventKind::Location {
+            latitude,
+            longitude,
+            precision,
+        } => InboundKind::LocationReport {
+            latitude,
+            longitude,
+            precision,
+        },
+        EventKind::View { url } => navigation(name, Some(url)),
+        EventKind::Scan { scene } => navigation(name, Some(scene)),
+        EventKind::ScanCode { result, .. } => navigation(name, result),
+        EventKind::TemplateSendJobFinish { .. } | EventKind::Other => {
+            InboundKind::Notification { kind: name }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+
+    const TOKEN: &str = "spamtest";
+    const APP_ID: &str = "wx2c2769f8efd9abc2";
+    const ENCODING_AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    /// Vector A's plain `signature`, timestamp and nonce (§3.6).
+    const SIGNED: &str = "signature=16120ec1b8dbb870f510d87ce6bc2463eae6ca1a&timestamp=1409735669&nonce=1320562132&openid=oyORnuP8q7ou2gfYjqLzSIWZf0rs";
+    const MSG_SIGNATURE: &str = "msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa";
+    const ENCRYPT: &str = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=";
+    /// Any XML an attacker likes, sent as the plaintext of a push.
+    const FORGED_XML: &str = "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[oSomeoneElse]]></FromUserName><CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[forged]]></Content><MsgId>1</MsgId></xml>";
+
+    fn key() -> AesKey {
+        AesKey::from_encoding_aes_key(ENCODING_AES_KEY).unwrap()
+    }
+
+    fn verifier(aes_key: Option<&AesKey>, accept_plaintext: bool) -> PushVerifier<'_> {
+        PushVerifier {
+            token: TOKEN,
+            aes_key,
+            app_id: APP_ID,
+            accept_plaintext,
+            max_body: xml::DEFAULT_MAX_BODY,
+        }
+    }
+
+    fn post(query: &str, body: impl Into<bytes::Bytes>) -> WebhookRequest {
+        WebhookRequest::new(Method::POST, query, body)
+    }
+
+    fn envelope() -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>"
+        )
+    }
+
+    fn text_of(handled: Handled) -> String {
+        match handled {
+            Handled::Push(Push {
+                message:
+                    Message {
+                        kind: MessageKind::Text { content, .. },
+                        ..
+                    },
+                ..
+            }) => content,
+            other => panic!("not a text push: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_a_plaintext_push_with_401_when_an_aes_key_is_configured() {
+        let key = key();
+        let verifier = verifier(Some(&key), false);
+        for query in [
+            SIGNED.to_owned(),
+            format!("{SIGNED}&encrypt_type=raw"),
+            format!("{SIGNED}&encrypt_type="),
+        ] {
+            let err = verifier.handle(&post(&query, FORGED_XML)).unwrap_err();
+            assert!(
+                matches!(err, WebhookError::BadSignature(_)),
+                "{query}: {err:?}"
+            );
+            assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+            assert!(err.to_string().contains("plaintext push refused"), "{err}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_plaintext_push_in_safe_mode_before_reading_its_body() {
+        let key = key();
+        let err = verifier(Some(&key), false)
+            .handle(&post(SIGNED, &b"<xml>\xC3\x28</xml>"[..]))
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED, "{err}");
+    }
+
+    #[test]
+    fn accepts_a_plaintext_push_despite_a_key_while_plaintext_is_allowed_for_a_migration() {
+        let key = key();
+        let handled = verifier(Some(&key), true)
+            .handle(&post(SIGNED, FORGED_XML))
+            .unwrap();
+        assert_eq!(text_of(handled), "forged");
+    }
+
+    #[test]
+    fn accepts_a_plaintext_push_when_no_key_is_configured() {
+        let handled = verifier(None, false)
+            .handle(&post(SIGNED, FORGED_XML))
+            .unwrap();
+        assert_eq!(text_of(handled), "forged");
+    }
+
+    #[test]
+    fn accepts_an_encrypted_push_whether_or_not_plaintext_is_allowed() {
+        let key = key();
+        let query = format!("{SIGNED}&encrypt_type=aes&{MSG_SIGNATURE}");
+        for accept_plaintext in [false, true] {
+            let handled = verifier(Some(&key), accept_plaintext)
+                .handle(&post(&query, envelope()))
+                .unwrap();
+            assert_eq!(text_of(handled), "abcdteT");
+        }
+    }
+
+    #[test]
+    fn answers_url_verification_with_a_key_configured() {
+        let key = key();
+        let query = format!("{SIGNED}&echostr=5927782489442352469");
+        let request = WebhookRequest::new(Method::GET, query, "");
+        assert_eq!(
+            verifier(Some(&key), false).handle(&request).unwrap(),
+            Handled::Verification {
+                echostr: "5927782489442352469".into()
+            }
+        );
+    }
+
+    #[test]
+    fn still_checks_the_plain_signature_of_a_plaintext_push_allowed_for_a_migration() {
+        let key = key();
+        let forged = SIGNED.replace("16120ec1b8", "26120ec1b8");
+        let err = verifier(Some(&key), true)
+            .handle(&post(&forged, FORGED_XML))
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
     }
 }

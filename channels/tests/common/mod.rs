@@ -61,6 +61,12 @@ pub fn config(api_base: &str) -> WeChatConfig {
     WeChatConfig::new(APP_ID, APP_SECRET, TOKEN, Some(AES_KEY)).with_api_base(api_base)
 }
 
+/// An account in plaintext mode: no EncodingAESKey configured.
+pub fn plaintext_config(api_base: &str) -> WeChatConfig {
+    WeChatConfig::new(APP_ID, APP_SECRET, TOKEN, None).with_api_base(api_base)
+}
+
+/// An account in compatible/safe mode (an EncodingAESKey configured).
 pub async fn rig() -> Rig {
     rig_with(
         ApiConfig::new(APP_ID, APP_SECRET),
@@ -69,7 +75,25 @@ pub async fn rig() -> Rig {
     .await
 }
 
+/// An account in plaintext mode.
+pub async fn plaintext_rig() -> Rig {
+    rig_configured(
+        ApiConfig::new(APP_ID, APP_SECRET),
+        Arc::new(MemoryTokenStore::default()),
+        plaintext_config,
+    )
+    .await
+}
+
 pub async fn rig_with(api: ApiConfig, store: Arc<dyn TokenStore>) -> Rig {
+    rig_configured(api, store, config).await
+}
+
+pub async fn rig_configured(
+    api: ApiConfig,
+    store: Arc<dyn TokenStore>,
+    config: fn(&str) -> WeChatConfig,
+) -> Rig {
     let sim = WeChatApiSim::start(api).await.unwrap();
     let clock = Arc::new(ManualClock::new());
     let channel =

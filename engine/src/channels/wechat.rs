@@ -21,6 +21,10 @@ pub struct WeChatSection {
     /// Environment variable holding the EncodingAESKey (omit for plaintext mode).
     #[serde(default)]
     pub encoding_aes_key_env: Option<String>,
+    /// With an EncodingAESKey: also accept plaintext pushes. Only while switching the account
+    /// from plaintext to compatible/safe mode (a plaintext push's signature does not cover it).
+    #[serde(default)]
+    pub accept_plaintext: bool,
     /// Scheme and host of the WeChat API, without `/cgi-bin/` (the simulator's URL in tests).
     #[serde(default = "default_api_base")]
     pub api_base: String,
@@ -76,7 +80,8 @@ impl ChannelFactory for WeChatFactory {
             None => None,
         };
         let config = WeChatConfig::new(&w.app_id, app_secret, token, aes_key.as_deref())
-            .with_api_base(&w.api_base);
+            .with_api_base(&w.api_base)
+            .with_accept_plaintext(w.accept_plaintext);
         let adapter = WeChatChannel::new(config).map_err(|e| ConfigError::Invalid {
             field: name("encoding_aes_key_env"),
             message: e.to_string(),
