@@ -24,8 +24,12 @@ use switchboard_sim::wechat::{WeChatApiSim, WeChatUser};
 
 const USERS: usize = 30;
 const ROUNDS: usize = 5;
-const LEASE_SECS: f64 = 2.0;
+const LEASE_SECS: f64 = 3.0;
 const TAKEOVER_WAIT_SECS: f64 = 1.0;
+
+/// The tests of this file run one at a time: each starts several gateways, and two sets at
+/// once on two cores would test the machine's load more than the leases.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn start(config: &std::path::Path, url: &str) -> Gateway {
     support::start_gateway_with(config, |command| {
@@ -193,6 +197,7 @@ async fn polled_again(desk: &Desk, keys: &[String], before: &BTreeMap<String, us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let desk = Desk::start(DeskKind::LiveAgent).await;
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
         .await
@@ -346,6 +351,7 @@ fn signal(gateway: &Gateway, signal: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_paused_past_its_lease_neither_polls_nor_writes_when_it_resumes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     const PAUSED_USERS: usize = 10;
     let desk = Desk::start(DeskKind::LiveAgent).await;
     let wechat = WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET))
