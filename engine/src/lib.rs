@@ -19,6 +19,10 @@
 //!   into a durable two-lane action queue before performing any, and acknowledges session events
 //!   only after the conversation stored what they caused — each step one unit of work in the
 //!   typed [`Store`]. sled is named only under [`store`].
+//! - **One poller across instances** (feature `postgres`, `[store] shared = true`): a chat is
+//!   served only by the instance holding its shard's lease (`cluster`), nothing goes out for a
+//!   shard whose lease is not sure ([`gate`]), and the database refuses the writes of a holder
+//!   whose lease moved.
 //! - **Channels fit their conversations.** Each channel's [`Capabilities`](switchboard_channels::Capabilities)
 //!   (send window, budget, message size, typing) set the conversation settings of its users.
 //!
