@@ -101,53 +101,27 @@ impl Desk {
     pub fn channel_of(&self, id: &str) -> String {
         match &self.enhanced {
             None => {
-                let session = super::session_of(&self.live_agent.control(), id);
-                let view = self
-                    .live_agent
-                    .control()
-                    .session(&session)
-                    .expect("session");
+                let view = self.live_agent_view(id);
                 let channel = view.prechat.iter().find(|(label, _)| label == "Channel");
                 channel.map(|(_, v)| v.clone()).unwrap_or_default()
             }
-            Some(sim) => sim
-                .agent()
-                .conversations()
-                .into_iter()
-                .find(|c| carries(&c.routing_attributes, id))
-                .and_then(|c| {
-                    c.routing_attributes["Channel_Source"]
-                        .as_str()
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default(),
+            Some(sim) => enhanced_attribute(sim, id, "Channel_Source"),
         }
     }
 
     /// The visitor's name the agent sees for the user `id`.
     pub fn visitor_name_of(&self, id: &str) -> String {
         match &self.enhanced {
-            None => {
-                let session = super::session_of(&self.live_agent.control(), id);
-                let view = self
-                    .live_agent
-                    .control()
-                    .session(&session)
-                    .expect("session");
-                view.visitor_name
-            }
-            Some(sim) => sim
-                .agent()
-                .conversations()
-                .into_iter()
-                .find(|c| carries(&c.routing_attributes, id))
-                .and_then(|c| {
-                    c.routing_attributes["Visitor_Name"]
-                        .as_str()
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default(),
+            None => self.live_agent_view(id).visitor_name,
+            Some(sim) => enhanced_attribute(sim, id, "Visitor_Name"),
         }
+    }
+
+    /// The Live Agent session of the user `id`.
+    fn live_agent_view(&self, id: &str) -> switchboard_sim::liveagent::SessionView {
+        let control = self.live_agent.control();
+        let session = super::session_of(&control, id);
+        control.session(&session).expect("session")
     }
 
     /// How many chats the user `openid` has had at the desk.
@@ -252,4 +226,14 @@ fn carries(attributes: &serde_json::Value, id: &str) -> bool {
     attributes
         .as_object()
         .is_some_and(|fields| fields.values().any(|v| v == id))
+}
+
+/// The pre-chat field `field` of the Enhanced Chat conversation of the user `id`.
+fn enhanced_attribute(sim: &EnhancedChatSim, id: &str, field: &str) -> String {
+    sim.agent()
+        .conversations()
+        .into_iter()
+        .find(|c| carries(&c.routing_attributes, id))
+        .and_then(|c| c.routing_attributes[field].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -128,6 +128,43 @@ impl Conn {
     }
 }
 
+/// A connection opened when first needed and opened again after a call broke it, for the
+/// short queries of the lease rows and the pushes table.
+#[derive(Debug)]
+pub(super) struct Reconnecting {
+    target: Target,
+    conn: tokio::sync::Mutex<Option<Conn>>,
+}
+
+impl Reconnecting {
+    /// A connection to `target`, starting with `conn` if one is open already.
+    pub(super) fn new(target: Target, conn: Option<Conn>) -> Reconnecting {
+        Reconnecting {
+            target,
+            conn: tokio::sync::Mutex::new(conn),
+        }
+    }
+
+    /// Runs `query`, connecting first if there is no connection; an I/O failure drops the
+    /// connection so the next call opens a fresh one.
+    pub(super) async fn run<T>(
+        &self,
+        query: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.conn.lock().await;
+        let conn = match slot.take() {
+            Some(conn) => slot.insert(conn),
+            None => slot.insert(self.target.connect().await?),
+        };
+        query(&conn.client).await.map_err(|e| {
+            if e.as_db_error().is_none() {
+                *slot = None;
+            }
+            sql(&self.target, e)
+        })
+    }
+}
+
 /// A database error, naming where.
 pub(super) fn sql(target: &Target, e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {

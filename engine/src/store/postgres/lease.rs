@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use switchboard_core::cluster::Lease;
-use tokio::sync::Mutex;
 
-use super::connect::{Conn, Target, sql};
+use super::connect::{Reconnecting, Target};
 use crate::store::StoreError;
 
 /// A shard just taken.
@@ -30,10 +29,9 @@ pub struct Acquired {
 /// One instance's view of, and hold on, the lease rows.
 #[derive(Debug)]
 pub struct Leases {
-    target: Target,
     instance: String,
     ttl: Duration,
-    conn: Mutex<Option<Conn>>,
+    conn: Reconnecting,
 }
 
 impl Leases {
@@ -44,10 +42,9 @@ impl Leases {
     ) -> Result<Leases, StoreError> {
         let conn = target.connect().await?;
         Ok(Leases {
-            target,
             instance: instance.to_owned(),
             ttl,
-            conn: Mutex::new(Some(conn)),
+            conn: Reconnecting::new(target, Some(conn)),
         })
     }
 
@@ -61,29 +58,6 @@ impl Leases {
         self.ttl
     }
 
-    /// Runs `query` on the connection, reconnecting first if the last call broke it.
-    async fn with_conn<T>(
-        &self,
-        query: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
-    ) -> Result<T, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if slot.is_none() {
-            *slot = Some(self.target.connect().await?);
-        }
-        let Some(conn) = slot.as_ref() else {
-            return Err(StoreError::Io("no connection".into()));
-        };
-        match query(&conn.client).await {
-            Ok(value) => Ok(value),
-            Err(e) => {
-                if e.as_db_error().is_none() {
-                    *slot = None;
-                }
-                Err(sql(&self.target, e))
-            }
-        }
-    }
-
     fn ttl_secs(&self) -> f64 {
         self.ttl.as_secs_f64()
     }
@@ -92,48 +66,50 @@ impl Leases {
     /// heartbeat within the lease time).
     pub async fn view(&self) -> Result<(Vec<Lease>, BTreeSet<String>), StoreError> {
         let (me, ttl) = (self.instance.clone(), self.ttl_secs());
-        self.with_conn(async move |c| {
-            c.execute(
-                "INSERT INTO switchboard.instances (id, seen_at) VALUES ($1, now())
+        self.conn
+            .run(async move |c| {
+                c.execute(
+                    "INSERT INTO switchboard.instances (id, seen_at) VALUES ($1, now())
                  ON CONFLICT (id) DO UPDATE SET seen_at = now()",
-                &[&me],
-            )
-            .await?;
-            let leases = c
-                .query(
-                    "SELECT shard, owner, epoch, expires_at < now() FROM switchboard.leases
+                    &[&me],
+                )
+                .await?;
+                let leases = c
+                    .query(
+                        "SELECT shard, owner, epoch, expires_at < now() FROM switchboard.leases
                      ORDER BY shard",
-                    &[],
-                )
-                .await?
-                .iter()
-                .map(|row| Lease {
-                    shard: row.get::<_, i16>(0) as u16,
-                    owner: row.get(1),
-                    epoch: row.get::<_, i64>(2) as u64,
-                    expired: row.get(3),
-                })
-                .collect();
-            let live = c
-                .query(
-                    "SELECT id FROM switchboard.instances
+                        &[],
+                    )
+                    .await?
+                    .iter()
+                    .map(|row| Lease {
+                        shard: row.get::<_, i16>(0) as u16,
+                        owner: row.get(1),
+                        epoch: row.get::<_, i64>(2) as u64,
+                        expired: row.get(3),
+                    })
+                    .collect();
+                let live = c
+                    .query(
+                        "SELECT id FROM switchboard.instances
                      WHERE seen_at > now() - $1::float8 * interval '1 second'",
-                    &[&ttl],
-                )
-                .await?
-                .iter()
-                .map(|row| row.get::<_, String>(0))
-                .collect();
-            Ok((leases, live))
-        })
-        .await
+                        &[&ttl],
+                    )
+                    .await?
+                    .iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect();
+                Ok((leases, live))
+            })
+            .await
     }
 
     /// Takes `shard` if its lease is free or ran out (raising its epoch), else `None`.
     pub async fn acquire(&self, shard: u16) -> Result<Option<Acquired>, StoreError> {
         let (me, ttl) = (self.instance.clone(), self.ttl_secs());
         let row = self
-            .with_conn(async move |c| {
+            .conn
+            .run(async move |c| {
                 c.query_opt(
                     "WITH old AS (
                          SELECT shard, owner, expires_at FROM switchboard.leases
@@ -170,7 +146,8 @@ impl Leases {
         let epochs: Vec<i64> = held.iter().map(|(_, e)| *e as i64).collect();
         let (me, ttl) = (self.instance.clone(), self.ttl_secs());
         let renewed = self
-            .with_conn(async move |c| {
+            .conn
+            .run(async move |c| {
                 c.query(
                     "UPDATE switchboard.leases l
                      SET expires_at = now() + $3::float8 * interval '1 second'
@@ -192,26 +169,28 @@ impl Leases {
     /// Hands `shard` over at once (its next owner need not wait for the lease to run out).
     pub async fn release(&self, shard: u16, epoch: u64) -> Result<(), StoreError> {
         let me = self.instance.clone();
-        self.with_conn(async move |c| {
-            c.execute(
-                "UPDATE switchboard.leases SET owner = NULL, expires_at = now()
+        self.conn
+            .run(async move |c| {
+                c.execute(
+                    "UPDATE switchboard.leases SET owner = NULL, expires_at = now()
                  WHERE shard = $1 AND epoch = $2 AND owner = $3",
-                &[&(shard as i16), &(epoch as i64), &me],
-            )
+                    &[&(shard as i16), &(epoch as i64), &me],
+                )
+                .await
+            })
             .await
-        })
-        .await
-        .map(drop)
+            .map(drop)
     }
 
     /// Says this instance is leaving: it no longer counts among the live ones.
     pub async fn leave(&self) -> Result<(), StoreError> {
         let me = self.instance.clone();
-        self.with_conn(async move |c| {
-            c.execute("DELETE FROM switchboard.instances WHERE id = $1", &[&me])
-                .await
-        })
-        .await
-        .map(drop)
+        self.conn
+            .run(async move |c| {
+                c.execute("DELETE FROM switchboard.instances WHERE id = $1", &[&me])
+                    .await
+            })
+            .await
+            .map(drop)
     }
 }

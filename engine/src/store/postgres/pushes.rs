@@ -2,9 +2,9 @@
 //! and once (by its dedupe key) and notifies `switchboard_pushes` with the shard, in one
 //! statement; the shard's owner reads them oldest first, takes each in, and deletes it.
 
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
-use super::connect::{Conn, Target, sql};
+use super::connect::{Conn, Reconnecting, Target};
 use crate::bridge::ForwardedPush;
 use crate::store::StoreError;
 use crate::store::envelope::{decode_changed_in, encode};
@@ -16,7 +16,7 @@ pub(super) const CHANNEL: &str = "switchboard_pushes";
 #[derive(Debug)]
 pub struct Pushes {
     target: Target,
-    conn: Mutex<Option<Conn>>,
+    conn: Reconnecting,
 }
 
 /// A stored push, as its owner reads it.
@@ -31,28 +31,9 @@ pub struct StoredPush {
 impl Pushes {
     pub(super) fn new(target: Target) -> Pushes {
         Pushes {
+            conn: Reconnecting::new(target.clone(), None),
             target,
-            conn: Mutex::new(None),
         }
-    }
-
-    async fn run<T>(
-        &self,
-        query: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
-    ) -> Result<T, StoreError> {
-        let mut slot = self.conn.lock().await;
-        if slot.is_none() {
-            *slot = Some(self.target.connect().await?);
-        }
-        let Some(conn) = slot.as_ref() else {
-            return Err(StoreError::Io("no connection".into()));
-        };
-        query(&conn.client).await.map_err(|e| {
-            if e.as_db_error().is_none() {
-                *slot = None;
-            }
-            sql(&self.target, e)
-        })
     }
 
     /// Stores `push` for the owner of its shard and notifies; `false` if its key was there.
@@ -61,6 +42,7 @@ impl Pushes {
         let key = push.key.0.as_bytes().to_vec();
         let shard = push.conversation().shard() as i16;
         let inserted = self
+            .conn
             .run(async move |c| {
                 c.query_opt(
                     "WITH stored AS (
@@ -81,6 +63,7 @@ impl Pushes {
     pub async fn of(&self, shards: &[u16], limit: i64) -> Result<Vec<StoredPush>, StoreError> {
         let shards: Vec<i16> = shards.iter().map(|s| *s as i16).collect();
         let rows = self
+            .conn
             .run(async move |c| {
                 c.query(
                     "SELECT seq, push FROM switchboard.pushes WHERE shard = ANY($1)
@@ -102,12 +85,13 @@ impl Pushes {
 
     /// Deletes a push its owner has taken in.
     pub async fn done(&self, seq: i64) -> Result<(), StoreError> {
-        self.run(async move |c| {
-            c.execute("DELETE FROM switchboard.pushes WHERE seq = $1", &[&seq])
-                .await
-        })
-        .await
-        .map(drop)
+        self.conn
+            .run(async move |c| {
+                c.execute("DELETE FROM switchboard.pushes WHERE seq = $1", &[&seq])
+                    .await
+            })
+            .await
+            .map(drop)
     }
 
     /// A receiver of the shards whose pushes arrived (from now on); it closes when the
