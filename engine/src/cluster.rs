@@ -238,6 +238,8 @@ struct Renewer {
     epochs: Arc<Mutex<BTreeMap<u16, u64>>>,
     /// Shared with the gate: until then what is held is sure.
     gate_until: Arc<RwLock<std::time::Instant>>,
+    /// Shared with the gate: a shard not renewed leaves it before the gate opens again.
+    served: Arc<RwLock<BTreeSet<u16>>>,
     metrics: Arc<Mutex<ClusterMetrics>>,
     lease: Duration,
 }
@@ -259,6 +261,15 @@ impl Renewer {
             match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
                 Ok(Ok((still, sure))) => {
                     sure_until = Instant::from_std(sure);
+                    // Close the gate for the shards not renewed before it opens for the rest.
+                    {
+                        let mut served = self.served.write().unwrap_or_else(|p| p.into_inner());
+                        for (shard, _) in &pairs {
+                            if !still.contains(shard) {
+                                served.remove(shard);
+                            }
+                        }
+                    }
                     // A margin for the clocks of the database and this host to drift apart.
                     *self.gate_until.write().unwrap_or_else(|p| p.into_inner()) =
                         sure - self.lease / 10;
@@ -330,6 +341,7 @@ impl Cluster {
             leases: renewals,
             epochs,
             gate_until: forwarder.sure_until.clone(),
+            served: forwarder.served.clone(),
             metrics: metrics.clone(),
             lease: settings_lease,
         };
