@@ -72,6 +72,7 @@ pub fn factory(kind: &str) -> Option<&'static dyn ChannelFactory> {
 }
 
 /// Checks that an `api_base` field is a scheme and host (`example` shows the real one).
+#[cfg(any(feature = "wechat", feature = "telegram"))]
 pub(crate) fn check_api_base(field: &str, value: &str, example: &str) -> Result<(), ConfigError> {
     if value.starts_with("https://") || value.starts_with("http://") {
         Ok(())

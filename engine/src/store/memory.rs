@@ -39,32 +39,38 @@ impl MemoryStore {
     }
 
     /// Puts a session record as it was stored (loading a mirror of another store).
+    #[cfg(feature = "postgres")]
     pub(super) fn put_session(&self, chat: ChatId, record: SessionRecord) {
         self.data().sessions.insert(chat, record);
     }
 
     /// Puts an outbox event as it was stored.
+    #[cfg(feature = "postgres")]
     pub(super) fn put_outbox(&self, chat: ChatId, seq: u64, event: OutboxEvent) {
         self.data().outbox.insert((chat, seq), event);
     }
 
     /// Puts a conversation record as it was stored.
+    #[cfg(feature = "postgres")]
     pub(super) fn put_conversation(&self, id: ConversationId, record: ConversationRecord) {
         self.data().conversations.insert(id, record);
     }
 
     /// Puts a queued action as it was stored.
+    #[cfg(feature = "postgres")]
     pub(super) fn put_action(&self, id: ActionId, action: Action) {
         self.data().actions.insert(id, action);
     }
 
     /// Puts a webhook key with its arrival time.
+    #[cfg(feature = "postgres")]
     pub(super) fn put_webhook_key(&self, key: WebhookKey, at_ms: u64) {
         self.data().inbox.insert(key, at_ms);
     }
 
     /// Forgets the sessions, outboxes, conversations and actions of shard `shard` (another
     /// instance holds it now). Webhook keys stay: they are facts about pushes, pruned by age.
+    #[cfg(feature = "postgres")]
     pub(super) fn forget_shard(&self, shard: u16) {
         let mut data = self.data();
         data.sessions.retain(|chat, _| chat.shard() != shard);

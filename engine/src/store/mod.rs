@@ -12,10 +12,12 @@
 //!   next request (and so the next `ack`) go out, or the platform get its webhook answer.
 //! - A restart loads exactly what was committed and flushed: all of a unit, or none of it.
 //!
-//! Module map: [`records`] (ids and records), `envelope` (versioned encoding), `sled_store`,
-//! `memory`, [`conformance`], `flusher` (sled's batched flush).
+//! Module map: [`records`] (ids and records), `envelope` (versioned encoding), [`decode`]
+//! (one reader per record type), `sled_store`, `memory`, [`conformance`], `flusher` (sled's
+//! batched flush).
 
 pub mod conformance;
+pub mod decode;
 pub(crate) mod envelope;
 mod flusher;
 mod memory;

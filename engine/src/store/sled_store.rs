@@ -9,12 +9,11 @@ use std::path::Path;
 use async_trait::async_trait;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
-use switchboard_core::session::SessionEvent;
 use tracing::error;
 
-use super::envelope::{decode_changed_in, decode_migrating, encode};
+use super::decode;
+use super::envelope::encode;
 use super::flusher::Flusher;
-use super::records::{ActionV1, ConversationRecordV1, SessionRecordV1};
 use super::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
     OutboxEntry, OutboxEvent, SessionRecord, Store, StoreError, WebhookKey,
@@ -130,7 +129,7 @@ impl Store for SledStore {
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
                 let chat = ChatId(String::from_utf8_lossy(&key).into_owned());
-                Ok((chat, decode_migrating::<_, SessionRecordV1>(&value)?))
+                Ok((chat, decode::session(&value)?))
             })
             .collect()
     }
@@ -166,7 +165,7 @@ impl Store for SledStore {
 
     fn load_session(&self, chat: &ChatId) -> Result<Option<SessionRecord>, StoreError> {
         match self.sessions.get(chat.0.as_bytes()).map_err(io)? {
-            Some(bytes) => Ok(Some(decode_migrating::<_, SessionRecordV1>(&bytes)?)),
+            Some(bytes) => Ok(Some(decode::session(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -185,7 +184,7 @@ impl Store for SledStore {
                     .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
                 Ok(OutboxEntry {
                     seq: u64::from_be_bytes(seq_bytes),
-                    event: decode_changed_in::<OutboxEvent, SessionEvent>(&value, 3)?,
+                    event: decode::outbox_event(&value)?,
                 })
             })
             .collect()
@@ -219,7 +218,7 @@ impl Store for SledStore {
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
                 let id = ConversationId(String::from_utf8_lossy(&key).into_owned());
-                Ok((id, decode_migrating::<_, ConversationRecordV1>(&value)?))
+                Ok((id, decode::conversation(&value)?))
             })
             .collect()
     }
@@ -260,7 +259,7 @@ impl Store for SledStore {
             let seq = <[u8; 8]>::try_from(&key[prefix.len()..])
                 .map(u64::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt("action key".into()))?;
-            match decode_migrating::<Action, ActionV1>(&value) {
+            match decode::action(&value) {
                 Ok(action) => {
                     let id = ActionId {
                         conversation: conversation.clone(),

@@ -3,18 +3,13 @@
 //! (the sled store drops such an action when it reaches it); any other record that does not
 //! decode stops the open.
 
-use switchboard_core::session::SessionEvent;
 use tokio_postgres::Client;
 use tracing::error;
 
 use super::connect::{Target, sql};
 use super::writer::ActionKey;
-use crate::store::envelope::{decode_changed_in, decode_migrating};
-use crate::store::records::{ActionV1, ConversationRecordV1, SessionRecordV1};
-use crate::store::{
-    Action, ActionId, ChatId, ConversationId, ConversationRecord, Lane, MemoryStore, OutboxEvent,
-    SessionRecord, StoreError, WebhookKey,
-};
+use crate::store::decode;
+use crate::store::{ActionId, ChatId, ConversationId, Lane, MemoryStore, StoreError, WebhookKey};
 
 /// A key column as the engine's id (ids are UTF-8; anything else is shown, not refused).
 fn id(bytes: Vec<u8>) -> String {
@@ -52,15 +47,15 @@ pub(super) async fn into(
     shard: Option<u16>,
 ) -> Result<Vec<(u16, ActionKey)>, StoreError> {
     for row in rows(client, target, "chat, record", "sessions", shard).await? {
-        let record = decode_migrating::<SessionRecord, SessionRecordV1>(row.get(1))?;
+        let record = decode::session(row.get(1))?;
         mirror.put_session(ChatId(id(row.get(0))), record);
     }
     for row in rows(client, target, "chat, seq, event", "outbox", shard).await? {
-        let event = decode_changed_in::<OutboxEvent, SessionEvent>(row.get(2), 3)?;
+        let event = decode::outbox_event(row.get(2))?;
         mirror.put_outbox(ChatId(id(row.get(0))), row.get::<_, i64>(1) as u64, event);
     }
     for row in rows(client, target, "id, record", "conversations", shard).await? {
-        let record = decode_migrating::<ConversationRecord, ConversationRecordV1>(row.get(1))?;
+        let record = decode::conversation(row.get(1))?;
         mirror.put_conversation(ConversationId(id(row.get(0))), record);
     }
     let mut dropped = Vec::new();
@@ -76,7 +71,7 @@ pub(super) async fn into(
             1 => Ok(Lane::User),
             other => Err(StoreError::Corrupt(format!("unknown lane {other}"))),
         }
-        .and_then(|lane| Ok((lane, decode_migrating::<Action, ActionV1>(row.get(3))?)));
+        .and_then(|lane| Ok((lane, decode::action(row.get(3))?)));
         match decoded {
             Ok((lane, action)) => {
                 let id = ActionId {

@@ -7,7 +7,8 @@ use tokio::sync::mpsc;
 use super::connect::{Conn, Reconnecting, Target};
 use crate::bridge::ForwardedPush;
 use crate::store::StoreError;
-use crate::store::envelope::{decode_changed_in, encode};
+use crate::store::decode;
+use crate::store::envelope::encode;
 
 /// The notification channel.
 pub(super) const CHANNEL: &str = "switchboard_pushes";
@@ -77,7 +78,7 @@ impl Pushes {
             .map(|row| {
                 Ok(StoredPush {
                     seq: row.get(0),
-                    push: decode_changed_in::<ForwardedPush, ForwardedPush>(row.get(1), 3)?,
+                    push: decode::forwarded_push(row.get(1))?,
                 })
             })
             .collect()
