@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::bridge::{Bridge, BridgeChannel, BridgeError};
+use crate::bridge::{Bridge, BridgeChannel, BridgeError, Intake};
 pub use crate::config::Secrets;
 use crate::config::{Config, ConfigError, StoreChoice, secret_from_env};
 use crate::engine::{Engine, EngineConfig, EngineError};
@@ -23,6 +23,7 @@ use crate::http::{
     AdminState, ConnectionCounters, ListenerLimits, admin_handler, public_handler, serve,
 };
 use crate::metrics::WebhookCounters;
+use crate::store::push_log::PushLog;
 use crate::store::{SledStore, Store};
 
 /// Why the gateway did not start.
@@ -128,7 +129,10 @@ impl App {
         .await?;
         #[cfg(feature = "postgres")]
         let (bridge, cluster) = match opened.shared {
-            None => (Bridge::start(engine.clone(), opened.store, channels)?, None),
+            None => (
+                Bridge::start_with(engine.clone(), opened.store, channels, opened.intake)?,
+                None,
+            ),
             Some((pg, settings)) => {
                 let forwarder = Arc::new(crate::cluster::ClusterForwarder::new(&pg));
                 engine.set_gate(forwarder.clone());
@@ -136,7 +140,7 @@ impl App {
                     engine.clone(),
                     opened.store,
                     channels,
-                    Some(forwarder.clone()),
+                    Intake::Shared(forwarder.clone()),
                 )?;
                 let cluster = crate::cluster::Cluster::start(
                     settings,
@@ -151,7 +155,7 @@ impl App {
             }
         };
         #[cfg(not(feature = "postgres"))]
-        let bridge = Bridge::start(engine.clone(), opened.store, channels)?;
+        let bridge = Bridge::start_with(engine.clone(), opened.store, channels, opened.intake)?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -290,6 +294,8 @@ fn build_channels(
 /// shards.
 struct Opened {
     store: Arc<dyn Store>,
+    /// How pushes are made durable (the push log beside the embedded store).
+    intake: Intake,
     #[cfg(feature = "postgres")]
     shared: Option<(crate::store::PgStore, crate::cluster::ClusterSettings)>,
 }
@@ -309,14 +315,24 @@ fn instance_id() -> String {
     format!("{host}-{}-{suffix}", std::process::id())
 }
 
+/// The push log's directory under `data_dir`.
+pub const PUSH_LOG_DIR: &str = "push-log";
+
 /// The configured store, opened.
 async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Opened, AppError> {
     match config.store.resolve(secrets)? {
-        StoreChoice::Sled => Ok(Opened {
-            store: Arc::new(SledStore::open(&config.data_dir).map_err(EngineError::from)?),
-            #[cfg(feature = "postgres")]
-            shared: None,
-        }),
+        StoreChoice::Sled => {
+            // The store's lock first: a second process stops there, before the log.
+            let store = Arc::new(SledStore::open(&config.data_dir).map_err(EngineError::from)?);
+            let (log, recovered) =
+                PushLog::open(&config.data_dir.join(PUSH_LOG_DIR)).map_err(EngineError::from)?;
+            Ok(Opened {
+                store,
+                intake: Intake::Logged { log, recovered },
+                #[cfg(feature = "postgres")]
+                shared: None,
+            })
+        }
         #[cfg(feature = "postgres")]
         StoreChoice::Postgres { url } if config.store.shared => {
             let settings = crate::cluster::ClusterSettings {
@@ -330,6 +346,8 @@ async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Opened, Ap
             info!(instance = %settings.instance, "sharing the PostgreSQL store with other instances");
             Ok(Opened {
                 store: Arc::new(pg.clone()),
+                // Replaced by the cluster's forwarder.
+                intake: Intake::Committed,
                 shared: Some((pg, settings)),
             })
         }
@@ -340,6 +358,8 @@ async fn open_store(config: &Config, secrets: &dyn Secrets) -> Result<Opened, Ap
                     .await
                     .map_err(EngineError::from)?,
             ),
+            // A commit is durable in the database: no local log (the disk may not last).
+            intake: Intake::Committed,
             shared: None,
         }),
         #[cfg(not(feature = "postgres"))]

@@ -1,5 +1,7 @@
-//! Inbound webhooks: verify and parse through the channel, drop duplicates, store each new
-//! event's effect durably, and only then give the platform its reply.
+//! Inbound webhooks: verify and parse through the channel, drop duplicates, make each new
+//! event durable, and only then give the platform its reply. Durable means, by the bridge's
+//! [`Intake`](super::Intake): in the push log (its owner takes it in after the reply), or
+//! committed and flushed by its owner, or in the shared pushes table for another instance.
 
 use switchboard_channels::{HttpReply, InboundEvent, InboundKind, WebhookRequest};
 use switchboard_core::conversation::UserMessage;
@@ -7,7 +9,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::owner::{Command, Pushed};
-use super::{Bridge, BridgeError};
+use super::{Bridge, BridgeError, ForwardedPush};
 use crate::store::WebhookKey;
 
 /// What to answer the platform.
@@ -53,10 +55,23 @@ impl Bridge {
             }
         };
         let (mut accepted, mut duplicates) = (0, 0);
-        // Each event's owner answers once the event is durable: only then does the platform
-        // hear that the push is safe.
-        self.take_in(channel_id, &webhook.events, &mut accepted, &mut duplicates)
-            .await?;
+        // Only once every event is durable does the platform hear that the push is safe.
+        match &self.inner.push_log {
+            Some(log) => {
+                self.log(
+                    log,
+                    channel_id,
+                    &webhook.events,
+                    &mut accepted,
+                    &mut duplicates,
+                )
+                .await?
+            }
+            None => {
+                self.take_in(channel_id, &webhook.events, &mut accepted, &mut duplicates)
+                    .await?
+            }
+        }
         let HttpReply {
             status,
             content_type,
@@ -89,7 +104,7 @@ impl Bridge {
                 event.display_name.as_deref(),
             ) {
                 Err(BridgeError::ServedElsewhere(_)) => {
-                    let push = super::ForwardedPush {
+                    let push = ForwardedPush {
                         channel: channel_id.to_owned(),
                         user: event.user.as_str().to_owned(),
                         name: event.display_name.clone(),
@@ -122,7 +137,7 @@ impl Bridge {
 }
 
 /// What the conversation makes of an inbound event; `None` for kinds this build does not know.
-fn user_message(event: &InboundEvent) -> Option<UserMessage> {
+pub(super) fn user_message(event: &InboundEvent) -> Option<UserMessage> {
     Some(match &event.kind {
         InboundKind::Text { text } => UserMessage::Text(text.clone()),
         InboundKind::Image { media } => UserMessage::Image {

@@ -5,7 +5,8 @@
 //! | file | holds |
 //! |---|---|
 //! | `mod.rs` | the router: one owner per conversation, started on load or on a new user |
-//! | `inbound.rs` | webhooks: parse through the channel, hand each event to its owner, flush, answer |
+//! | `inbound.rs` | webhooks: parse through the channel, make each event durable, answer |
+//! | `logged.rs` | webhooks on the push log: append, answer, hand to the owner in log order; repeats in flight |
 //! | `owner.rs` | the owner task: mailbox, timer, one unit of work per step, then act |
 //! | `lanes.rs` | performing one queued action (desk request, or one delivery attempt) for an owner |
 //! | `session_events.rs` | the engine's outbox changes, routed to the owners |
@@ -21,6 +22,7 @@
 mod inbound;
 mod lanes;
 mod lifecycle;
+mod logged;
 mod owner;
 mod session_events;
 mod shards;
@@ -38,6 +40,7 @@ use tracing::warn;
 
 use crate::clock;
 use crate::engine::Engine;
+use crate::store::push_log::{PushLog, Recovered};
 use crate::store::{ConversationId, Store, StoreError};
 use owner::{Command, Mailbox, Owner};
 pub use shards::{ForwardedPush, Forwarder};
@@ -84,6 +87,34 @@ pub struct ConversationSummary {
     pub pending: (usize, usize),
 }
 
+/// How a webhook's pushes are made durable before the platform hears that they are safe.
+pub enum Intake {
+    /// Each push's owner commits and flushes the step it causes first.
+    Committed,
+    /// The push log holds them first (one `fdatasync` for many pushes); each owner takes its
+    /// pushes in afterwards, in log order. `recovered` are the pushes a previous run logged,
+    /// taken in again at start.
+    Logged {
+        /// The log.
+        log: PushLog,
+        /// What the log held at open.
+        recovered: Vec<Recovered>,
+    },
+    /// Several instances: as `Committed` for the shards this instance serves; pushes for the
+    /// others go to the forwarder, which says which shards are served here.
+    Shared(Arc<dyn Forwarder>),
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Intake::Committed => "Committed",
+            Intake::Logged { .. } => "Logged",
+            Intake::Shared(_) => "Shared",
+        })
+    }
+}
+
 /// One configured channel: its adapter and the conversation settings of its users.
 #[derive(Clone)]
 pub struct BridgeChannel {
@@ -124,6 +155,10 @@ pub(crate) struct Inner {
     background: Mutex<Vec<JoinHandle<()>>>,
     /// Several instances: which shards this one serves, and where other shards' pushes go.
     forwarder: Option<Arc<dyn Forwarder>>,
+    /// One instance on the embedded store: where pushes are made durable first.
+    push_log: Option<PushLog>,
+    /// Logged pushes their owners have not taken in yet.
+    in_flight: logged::InFlight,
 }
 
 impl Bridge {
@@ -134,18 +169,25 @@ impl Bridge {
         store: Arc<dyn Store>,
         channels: BTreeMap<String, BridgeChannel>,
     ) -> Result<Bridge, BridgeError> {
-        Self::start_with(engine, store, channels, None)
+        Self::start_with(engine, store, channels, Intake::Committed)
     }
 
-    /// As [`Bridge::start`], for one of several instances: conversations of the shards
-    /// `forwarder` says this instance holds are served here (the rest are adopted shard by
-    /// shard, [`Bridge::adopt_shard`]), and pushes for any other go to `forwarder`.
+    /// As [`Bridge::start`], with pushes made durable as `intake` says. With
+    /// [`Intake::Shared`] (one of several instances), conversations of the shards the forwarder
+    /// says this instance holds are served here (the rest are adopted shard by shard,
+    /// [`Bridge::adopt_shard`]). With [`Intake::Logged`], the recovered pushes go to their
+    /// owners before anything else.
     pub fn start_with(
         engine: Engine,
         store: Arc<dyn Store>,
         channels: BTreeMap<String, BridgeChannel>,
-        forwarder: Option<Arc<dyn Forwarder>>,
+        intake: Intake,
     ) -> Result<Bridge, BridgeError> {
+        let (forwarder, push_log, recovered) = match intake {
+            Intake::Committed => (None, None, Vec::new()),
+            Intake::Logged { log, recovered } => (None, Some(log), recovered),
+            Intake::Shared(forwarder) => (Some(forwarder), None, Vec::new()),
+        };
         let (stopping, _) = tokio::sync::watch::channel(false);
         let bridge = Bridge {
             inner: Arc::new(Inner {
@@ -157,6 +199,8 @@ impl Bridge {
                 latency: crate::metrics::DeliveryLatency::default(),
                 background: Mutex::new(Vec::new()),
                 forwarder,
+                push_log,
+                in_flight: logged::InFlight::default(),
             }),
         };
         for (id, record) in bridge.inner.store.load_conversations()? {
@@ -166,6 +210,7 @@ impl Bridge {
             let task = tokio::spawn(owner.run(commands));
             owners.insert(id.0, (mailbox, task));
         }
+        bridge.take_recovered(recovered);
         bridge.spawn_background();
         Ok(bridge)
     }
@@ -225,6 +270,14 @@ impl Bridge {
                 abort.abort();
             }
         }
+        if let Some(log) = &self.inner.push_log {
+            // Every push logged so far reached its owner, which stored it or kept it pinned:
+            // what is applied goes, so a clean stop leaves nothing to read again.
+            log.close().await;
+            if let Err(e) = log.prune_done(self.inner.store.as_ref()).await {
+                warn!(error = %e, "push log not pruned at shutdown");
+            }
+        }
     }
 
     /// The conversation settings of `channel` (the defaults for a channel no longer configured).
@@ -279,12 +332,33 @@ impl Bridge {
     }
 
     fn spawn_background(&self) {
-        let (a, b) = (self.clone(), self.clone());
-        let tasks = vec![
+        let (a, b, c) = (self.clone(), self.clone(), self.clone());
+        let mut tasks = vec![
             tokio::spawn(async move { a.route_desk_events().await }),
             tokio::spawn(async move { b.prune_dedupe_keys().await }),
         ];
+        if self.inner.push_log.is_some() {
+            tasks.push(tokio::spawn(async move { c.prune_push_log().await }));
+        }
         lock(&self.inner.background).extend(tasks);
+    }
+
+    /// Deletes the push log's segments once their pushes are all stored.
+    async fn prune_push_log(&self) {
+        let Some(log) = &self.inner.push_log else {
+            return;
+        };
+        let mut stopping = self.inner.stopping.subscribe();
+        loop {
+            tokio::select! {
+                () = log.ready() => {
+                    if let Err(e) = log.prune_done(self.inner.store.as_ref()).await {
+                        warn!(error = %e, "push log not pruned");
+                    }
+                }
+                _ = stopping.changed() => return,
+            }
+        }
     }
 
     /// WeChat retries a push within seconds; dedupe keys older than [`DEDUPE_KEEP`] are

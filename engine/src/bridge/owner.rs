@@ -17,6 +17,7 @@ use tracing::{error, warn};
 use super::lanes::{self, LaneOutcome};
 use super::{Bridge, BridgeError, ConversationSummary, lifecycle};
 use crate::clock;
+use crate::store::push_log::Ticket;
 use crate::store::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
     WebhookKey,
@@ -30,6 +31,13 @@ pub(crate) enum Command {
         message: Option<UserMessage>,
         key: WebhookKey,
         reply: oneshot::Sender<Result<Pushed, BridgeError>>,
+    },
+    /// A push from the user that is durable in the push log: taken in (or dropped as a
+    /// repeat), then the ticket marked, so the log may let it go once the store has flushed.
+    Logged {
+        message: Option<UserMessage>,
+        key: WebhookKey,
+        ticket: Ticket,
     },
     /// This chat's outbox may hold events the conversation has not taken yet.
     DeskEvents(ChatId),
@@ -187,6 +195,22 @@ impl Owner {
                     result = Err(e.into());
                 }
                 let _ = reply.send(result);
+            }
+            Command::Logged {
+                message,
+                key,
+                ticket,
+            } => {
+                match self.push(message, key.clone()) {
+                    Ok(_) => ticket.applied(),
+                    Err(e) => {
+                        error!(conversation = %self.id, error = %e, "a logged push was not taken in; it stays logged for the next start");
+                        drop(ticket);
+                    }
+                }
+                self.bridge.taken_in(&key);
+                // Before acting on it.
+                self.flush().await;
             }
             Command::DeskEvents(chat) => self.take_desk_events(&chat).await,
             Command::Sweep => {

@@ -12,17 +12,19 @@
 //!   next request (and so the next `ack`) go out, or the platform get its webhook answer.
 //! - A restart loads exactly what was committed and flushed: all of a unit, or none of it.
 //!
-//! Module map: [`records`] (ids and records), `envelope` (versioned encoding), [`decode`]
+//! Module map: [`records`] (ids and records), [`envelope`] (versioned encoding), [`decode`]
 //! (one reader per record type), `sled_store`, `memory`, [`conformance`], `flusher` (sled's
-//! batched flush).
+//! batched flush), [`push_log`] (webhook pushes made durable before the answer, beside the
+//! embedded store).
 
 pub mod conformance;
 pub mod decode;
-pub(crate) mod envelope;
+pub mod envelope;
 mod flusher;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod push_log;
 pub mod records;
 mod sled_store;
 

@@ -229,8 +229,12 @@ pub struct InProcess {
 impl InProcess {
     /// Starts everything; `extra` is appended to the simulated configuration file.
     pub async fn start(extra: &str) -> InProcess {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), extra).await
+    }
+
+    /// As [`InProcess::start`], storing in `dir` (which may hold an earlier run's data).
+    pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> InProcess {
         let (live_agent, wechat) = simulators().await;
-        let dir = tempfile::tempdir().expect("temp dir");
         let mut text = simulated::Simulated::new(&live_agent, &wechat, APP_ID, dir.path()).toml();
         text.push_str(extra);
         let config =
