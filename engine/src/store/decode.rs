@@ -35,3 +35,20 @@ pub fn forwarded_push(bytes: &[u8]) -> Result<crate::bridge::ForwardedPush, Stor
     use crate::bridge::ForwardedPush;
     decode_changed_in::<ForwardedPush, ForwardedPush>(bytes, 3)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `stored_records` fuzz target: a session record (format 3) whose first
+    /// length prefix claims about 2^42 bytes.
+    #[test]
+    fn a_length_prefix_claiming_more_than_the_limit_is_corrupt_not_an_abort() {
+        let bytes = [0, 3, 1, 0xfd, 1, 1, 3, 0, 0, 3, 0, 0];
+        assert!(matches!(session(&bytes), Err(StoreError::Corrupt(_))));
+        assert!(outbox_event(&bytes).is_err());
+        assert!(conversation(&bytes).is_err());
+        assert!(action(&bytes).is_err());
+        assert!(forwarded_push(&bytes).is_err());
+    }
+}

@@ -25,6 +25,11 @@ fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// The most a record's body may claim while it is decoded (bincode counts the bytes and the
+/// container lengths it reads). Far above any record the gateway writes; without it, a damaged
+/// length prefix asks for an allocation the size of the address space and aborts the process.
+pub const DECODE_LIMIT: usize = 16 << 20;
+
 /// Encodes `value` in the current record format.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     let mut bytes = RECORD_VERSION.to_be_bytes().to_vec();
@@ -42,7 +47,7 @@ fn split(bytes: &[u8]) -> Result<(u16, &[u8]), StoreError> {
 }
 
 fn body<T: DeserializeOwned>(body: &[u8]) -> Result<T, StoreError> {
-    bincode::serde::decode_from_slice(body, config())
+    bincode::serde::decode_from_slice(body, config().with_limit::<DECODE_LIMIT>())
         .map(|(value, _)| value)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
