@@ -157,6 +157,29 @@ impl Owner {
                 Some((lane, outcome)) = self.outcomes.recv() => self.on_lane_done(lane, outcome).await,
                 command = commands.recv() => match command {
                     Some(Command::Stop) | None => break,
+                    Some(Command::Logged { message, key, ticket }) => {
+                        // The logged pushes waiting behind it are taken in with one flush.
+                        self.take_logged(message, key, ticket);
+                        let mut next = None;
+                        while let Ok(command) = commands.try_recv() {
+                            match command {
+                                Command::Logged { message, key, ticket } => {
+                                    self.take_logged(message, key, ticket)
+                                }
+                                other => {
+                                    next = Some(other);
+                                    break;
+                                }
+                            }
+                        }
+                        // Before acting on them.
+                        self.flush().await;
+                        match next {
+                            Some(Command::Stop) => break,
+                            Some(command) => self.on_command(command).await,
+                            None => {}
+                        }
+                    }
                     Some(command) => self.on_command(command).await,
                 },
                 () = sleep_until(self.held) => self.held = None,
@@ -201,15 +224,7 @@ impl Owner {
                 key,
                 ticket,
             } => {
-                match self.push(message, key.clone()) {
-                    Ok(_) => ticket.applied(),
-                    Err(e) => {
-                        error!(conversation = %self.id, error = %e, "a logged push was not taken in; it stays logged for the next start");
-                        drop(ticket);
-                    }
-                }
-                self.bridge.taken_in(&key);
-                // Before acting on it.
+                self.take_logged(message, key, ticket);
                 self.flush().await;
             }
             Command::DeskEvents(chat) => self.take_desk_events(&chat).await,
@@ -246,6 +261,19 @@ impl Owner {
         }
         self.step(message.map(ConvInput::User), Some(key), None)?;
         Ok(Pushed::Accepted)
+    }
+
+    /// Takes in a push from the push log (unflushed: the caller flushes before acting) and
+    /// marks its ticket, so that the log may let it go once the store has flushed.
+    fn take_logged(&mut self, message: Option<UserMessage>, key: WebhookKey, ticket: Ticket) {
+        match self.push(message, key.clone()) {
+            Ok(_) => ticket.applied(),
+            Err(e) => {
+                error!(conversation = %self.id, error = %e, "a logged push was not taken in; it stays logged for the next start");
+                drop(ticket);
+            }
+        }
+        self.bridge.taken_in(&key);
     }
 
     fn summary(&self) -> ConversationSummary {
