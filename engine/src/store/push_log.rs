@@ -7,18 +7,23 @@
 //! in again, and their dedupe keys drop those the store already holds.
 //!
 //! Why not the store itself: sled's flush writes its page cache and takes milliseconds under
-//! load; an `fdatasync` of a few kilobytes appended to one file takes well under one.
+//! load; an `fdatasync` of a few kilobytes written into one file takes well under one. Each
+//! segment is made at its full size, zeros written and synced, before its first record: writes
+//! then land in blocks the file already has, so their `fdatasync` changes no file-system
+//! metadata and does not wait for (or force out) the file system's journal and whatever else
+//! the store has dirty.
 //!
-//! A segment is a run of records `len: u32 BE | crc32(body): u32 BE | body`. A record cut short
-//! by a crash, or whose checksum does not match, ends the segment's reading: it belonged to a
-//! write that never finished, so no platform heard "safe" for it.
+//! A segment is a run of records `len: u32 BE | crc32(body): u32 BE | body`, `len` ≥ 1, then
+//! zeros. A zero length, a record cut short by a crash, or one whose checksum does not match
+//! ends the segment's reading: what follows was never written, or belonged to a write that
+//! never finished, so no platform heard "safe" for it.
 //!
 //! The writer answers appends in the order they were made, each through its `then` callback,
 //! on the writer's task: callers that need an order (one conversation's pushes) get it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ use tracing::{debug, warn};
 
 use super::{Store, StoreError};
 
-/// A segment is sealed (no more appends) once it holds this many bytes…
+/// A segment's size as made; it is sealed (no more appends) once the next batch would not fit…
 const SEGMENT_BYTES: u64 = 1 << 20;
 /// …or once it is this old when the next batch comes.
 const SEGMENT_AGE: Duration = Duration::from_secs(10);
@@ -267,7 +272,8 @@ impl PushLog {
     }
 }
 
-/// The records of one segment, and how many bytes after the last whole one were left out.
+/// The records of one segment, and how many bytes after the last whole one were left out
+/// (not counting the zeros the segment was made with).
 fn records(mut bytes: &[u8]) -> (Vec<&[u8]>, usize) {
     let mut out = Vec::new();
     loop {
@@ -277,11 +283,14 @@ fn records(mut bytes: &[u8]) -> (Vec<&[u8]>, usize) {
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let sum = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         match rest.get(..len) {
-            Some(body) if crc32fast::hash(body) == sum => {
+            Some(body) if len > 0 && crc32fast::hash(body) == sum => {
                 out.push(body);
                 bytes = &rest[len..];
             }
-            _ => return (out, bytes.len()),
+            _ => {
+                let unwritten = bytes.iter().rposition(|b| *b != 0).map_or(0, |at| at + 1);
+                return (out, unwritten);
+            }
         }
     }
 }
@@ -300,19 +309,18 @@ struct Active {
     opened: Instant,
 }
 
-fn create(shared: &Shared, id: u64) -> Result<Active, StoreError> {
-    let path = shared.path(id);
-    // Its number is past every segment read at open, so nothing is there to append to.
+/// Makes segment `id` at its full size (blocking: run off the async threads).
+fn create(dir: &Path, path: &Path, id: u64) -> std::io::Result<Active> {
+    // Its number is past every segment read at open, so nothing is there to keep.
     let file = OpenOptions::new()
         .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| io("create", &path, e))?;
+        .truncate(true)
+        .write(true)
+        .open(path)?;
+    file.write_all_at(&vec![0; SEGMENT_BYTES as usize], 0)?;
+    file.sync_all()?;
     // The new name must survive a crash too.
-    if let Ok(dir) = File::open(&shared.dir) {
-        let _ = dir.sync_all();
-    }
-    shared.counts().insert(id, Counts::default());
+    File::open(dir)?.sync_all()?;
     Ok(Active {
         id,
         file: Arc::new(file),
@@ -341,44 +349,42 @@ async fn write(shared: Arc<Shared>, mut next: u64, mut requests: mpsc::Unbounded
         if batch.is_empty() {
             break;
         }
-        if let Some(current) = &active
-            && (current.len >= SEGMENT_BYTES || current.opened.elapsed() >= SEGMENT_AGE)
-        {
-            shared.seal(current.id);
-            active = None;
-        }
-        let segment = match active.take() {
-            Some(current) => Ok(current),
-            None => {
-                next += 1;
-                create(&shared, next - 1)
-            }
-        };
-        let mut current = match segment {
-            Ok(current) => current,
-            Err(e) => {
-                for append in batch.drain(..) {
-                    (append.then)(Err(e.clone()));
-                }
-                continue;
-            }
-        };
         let mut bytes = Vec::with_capacity(batch.iter().map(|a| a.body.len() + 8).sum());
         for append in &batch {
             frame(&mut bytes, &append.body);
         }
-        let file = current.file.clone();
         let written = bytes.len() as u64;
-        let path = shared.path(current.id);
+        if let Some(current) = &active
+            && (current.len + written > SEGMENT_BYTES || current.opened.elapsed() >= SEGMENT_AGE)
+            && current.len > 0
+        {
+            shared.seal(current.id);
+            active = None;
+        }
+        let id = active.as_ref().map_or(next, |current| current.id);
+        if active.is_none() {
+            next += 1;
+            shared.counts().insert(id, Counts::default());
+        }
+        let (dir, path) = (shared.dir.clone(), shared.path(id));
         let result = tokio::task::spawn_blocking(move || {
-            (&*file).write_all(&bytes)?;
-            file.sync_data()
+            let current = match active {
+                Some(current) => current,
+                None => create(&dir, &path, id).map_err(|e| io("create", &path, e))?,
+            };
+            let write = current
+                .file
+                .write_all_at(&bytes, current.len)
+                .and_then(|()| current.file.sync_data());
+            match write {
+                Ok(()) => Ok(current),
+                Err(e) => Err(io("write", &path, e)),
+            }
         })
         .await
-        .map_err(|e| StoreError::Io(format!("push log writer failed: {e}")))
-        .and_then(|r| r.map_err(|e| io("write", &path, e)));
+        .unwrap_or_else(|e| Err(StoreError::Io(format!("push log writer failed: {e}"))));
         match result {
-            Ok(()) => {
+            Ok(mut current) => {
                 current.len += written;
                 if let Some(counts) = shared.counts().get_mut(&current.id) {
                     counts.entries += batch.len() as u64;
@@ -395,9 +401,10 @@ async fn write(shared: Arc<Shared>, mut next: u64, mut requests: mpsc::Unbounded
             }
             Err(e) => {
                 // What the failed write left is never read past: the next batch goes to a
-                // new segment.
+                // new segment (this one, made or not, holds nothing more to wait for).
                 warn!(error = %e, "push log: write failed; the platform is asked to retry");
-                shared.seal(current.id);
+                shared.seal(id);
+                active = None;
                 for append in batch.drain(..) {
                     (append.then)(Err(e.clone()));
                 }
@@ -449,6 +456,9 @@ mod tests {
         assert_eq!(records(&damaged).0.len(), 2);
         assert_eq!(records(&bytes).0.len(), 3);
         assert_eq!(records(&[]), (vec![], 0));
+        let mut made = bytes.clone();
+        made.resize(bytes.len() + 64, 0);
+        assert_eq!(records(&made), (records(&bytes).0, 0), "zeros were never written");
     }
 
     async fn append(log: &PushLog, body: &[u8]) -> Result<Ticket, StoreError> {
