@@ -458,7 +458,11 @@ mod tests {
         assert_eq!(records(&[]), (vec![], 0));
         let mut made = bytes.clone();
         made.resize(bytes.len() + 64, 0);
-        assert_eq!(records(&made), (records(&bytes).0, 0), "zeros were never written");
+        assert_eq!(
+            records(&made),
+            (records(&bytes).0, 0),
+            "zeros were never written"
+        );
     }
 
     async fn append(log: &PushLog, body: &[u8]) -> Result<Ticket, StoreError> {
