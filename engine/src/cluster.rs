@@ -163,7 +163,13 @@ impl ClusterForwarder {
 
 impl ShardGate for ClusterForwarder {
     fn allows(&self, shard: u16) -> bool {
-        self.serves_now(shard) && self.sure()
+        // Sure-until first, the served set second: the reverse of the order in which the
+        // renewer writes them (it drops the shards it did not renew, then moves sure-until on).
+        // Read the other way round, a check could find the shard still served, lose the CPU
+        // while the renewer drops the shard and moves sure-until on, and then find the lease
+        // sure: a poll beside the new owner. Having seen the new sure-until, this read of the
+        // served set comes after the renewer's write of it.
+        self.sure() && self.serves_now(shard)
     }
 }
 
@@ -261,24 +267,20 @@ impl Renewer {
             match tokio::time::timeout(every, self.leases.renew(&pairs)).await {
                 Ok(Ok((still, sure))) => {
                     sure_until = Instant::from_std(sure);
-                    // Close the gate for the shards not renewed before it opens for the rest.
+                    // First out of what is renewed, which is what `Worker::serve` looks at
+                    // after marking a shard served...
+                    let gone = forget_not_renewed(&mut lock(&self.epochs), &pairs, &still);
+                    // ...then out of the gate, before the gate opens for the rest.
                     {
                         let mut served = self.served.write().unwrap_or_else(|p| p.into_inner());
-                        for (shard, _) in &pairs {
-                            if !still.contains(shard) {
-                                served.remove(shard);
-                            }
+                        for shard in &gone {
+                            served.remove(shard);
                         }
                     }
                     // A margin for the clocks of the database and this host to drift apart.
                     *self.gate_until.write().unwrap_or_else(|p| p.into_inner()) =
                         sure - self.lease / 10;
                     lock(&self.metrics).renewals += 1;
-                    let gone: Vec<u16> = pairs
-                        .iter()
-                        .map(|(s, _)| *s)
-                        .filter(|s| !still.contains(s))
-                        .collect();
                     if !gone.is_empty() && lost.send(gone).is_err() {
                         return;
                     }
@@ -304,6 +306,24 @@ impl Renewer {
             }
         }
     }
+}
+
+/// The shards of `asked` (shard, epoch) that a renewal did not keep (`still`) and that are still
+/// held at that epoch: taken out of `epochs` and returned. A shard handed over or taken again at
+/// a new epoch since the renewal was asked for is none of the renewal's business.
+fn forget_not_renewed(
+    epochs: &mut BTreeMap<u16, u64>,
+    asked: &[(u16, u64)],
+    still: &[u16],
+) -> Vec<u16> {
+    let mut gone = Vec::new();
+    for (shard, epoch) in asked {
+        if !still.contains(shard) && epochs.get(shard) == Some(epoch) {
+            epochs.remove(shard);
+            gone.push(*shard);
+        }
+    }
+    gone
 }
 
 impl Cluster {
@@ -543,6 +563,23 @@ impl Worker {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(shard);
+        // The renewer may have found this lease gone while the rows loaded (this process
+        // paused or starved past it): it takes the shard out of the epochs it renews before it
+        // takes it out of the served set, so either its removal comes after the insert above,
+        // or the epoch is missing here and the shard leaves the served set again, its drivers
+        // not started. Marked served all the same, so that the loss on its way releases the
+        // owners adopted above.
+        if lock(&self.epochs).get(&shard) != Some(&epoch) {
+            self.served
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&shard);
+            if let Some(held) = self.held.get_mut(&shard) {
+                held.served = true;
+            }
+            warn!(shard, "lease gone while the shard loaded; not served");
+            return;
+        }
         let sessions = self.engine.resume_shard(shard).unwrap_or_else(|e| {
             warn!(shard, error = %e, "sessions not resumed");
             0
@@ -640,5 +677,21 @@ async fn recv(
     match listening {
         Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewal_forgets_the_shards_it_lost_only_at_the_epoch_still_held() {
+        // Shard 1 renewed; 2 lost; 3 lost at epoch 5 but taken again at 6 since; 4 lost but
+        // handed over since.
+        let mut epochs = BTreeMap::from([(1, 5), (2, 5), (3, 6)]);
+        let asked = [(1, 5), (2, 5), (3, 5), (4, 5)];
+        let gone = forget_not_renewed(&mut epochs, &asked, &[1]);
+        assert_eq!(gone, [2]);
+        assert_eq!(epochs, BTreeMap::from([(1, 5), (3, 6)]));
     }
 }

@@ -2,7 +2,8 @@
 //! a stream, or perform a conversation's action. One process alone may always; one of several
 //! instances may only while its lease on the shard is sure by its own monotonic clock — after
 //! a pause (SIGSTOP, a long GC-like stall, a frozen VM) it must not poll or send before it has
-//! learned whether the shard is still its own.
+//! learned whether the shard is still its own. A Live Agent driver asks when its session decides
+//! on a request and again as the request goes out (a pause can fall between the two).
 
 use std::sync::{Arc, OnceLock};
 

@@ -19,7 +19,8 @@ use crate::clock;
 use crate::liveagent_client::LiveAgentClient;
 use crate::store::{ActionId, ChatId, DeskSnapshot, OutboxEvent, StoreError};
 
-type Answer = (RequestId, Result<(u16, String), TransportFailure>);
+/// A request's answer, or `None` if it never went out: the gate had closed by then.
+type Answer = (RequestId, Option<Result<(u16, String), TransportFailure>>);
 
 pub(crate) struct Driver {
     chat: ChatId,
@@ -91,6 +92,11 @@ impl Driver {
             let wake = self.session.poll_timeout();
             tokio::select! {
                 Some((id, result)) = self.answers.recv() => {
+                    let Some(result) = result else {
+                        // Not sent (see `send`): as for a request the gate refuses at once.
+                        self.in_flight.remove(&id);
+                        return Err(StoreError::NotOwner(self.chat.shard()).into());
+                    };
                     if let Some((resource, _)) = self.in_flight.remove(&id) {
                         let status = result.as_ref().ok().map(|(status, _)| *status);
                         self.shared.metrics.answered(resource, status);
@@ -186,12 +192,23 @@ impl Driver {
     fn send(&mut self, id: RequestId, request: LiveAgentRequest, timeout: std::time::Duration) {
         let client = self.client.clone();
         let answers = self.answers_tx.clone();
+        let (shared, shard) = (self.shared.clone(), self.chat.shard());
         let resource = request.resource;
         debug!(%id, ?resource, "request");
-        self.shared.metrics.sent();
         let task = tokio::spawn(async move {
+            // The gate was asked when the session decided on this request, in `drain`; the
+            // request goes out only once this task runs: a moment later as a rule, but after
+            // the pause if the process was frozen (SIGSTOP) in between — by then the lease may
+            // have run out and the new owner's poll be open at Salesforce, and this poll, sent
+            // on a check made before the pause, would be the second one (409). So the gate is
+            // asked again here, just before the request is handed to the HTTP client.
+            if !shared.gate.allows(shard) {
+                let _ = answers.send((id, None));
+                return;
+            }
+            shared.metrics.sent();
             let result = client.perform(&request, timeout).await;
-            let _ = answers.send((id, result));
+            let _ = answers.send((id, Some(result)));
         });
         self.in_flight.insert(id, (resource, task.abort_handle()));
     }

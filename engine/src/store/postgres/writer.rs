@@ -200,12 +200,14 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     };
     let code = db.code().code();
     // Connection exceptions, operator intervention (a restart), insufficient resources,
-    // serialisation failures and deadlocks.
+    // serialisation failures, deadlocks, and a transaction ended for idling (a pause, see
+    // `BOUND_IDLE_TRANSACTIONS`).
     code.starts_with("08")
         || code.starts_with("57")
         || code.starts_with("53")
         || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE
         || *db.code() == SqlState::T_R_DEADLOCK_DETECTED
+        || *db.code() == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
 }
 
 async fn run(shared: Arc<Shared>, target: Target, conn: Conn, fencing: Fencing) {
@@ -384,6 +386,17 @@ enum Written {
     Fenced(Vec<i16>),
 }
 
+/// Set on every connection of a fenced writer. A batch holds its shards' lease rows `FOR
+/// SHARE` until it commits, and a takeover skips locked rows (`FOR UPDATE SKIP LOCKED`): an
+/// instance frozen in the middle of a batch (SIGSTOP, a stalled VM) keeps its connection, its
+/// transaction and those locks for as long as it is frozen, so nobody could take those shards
+/// and their chats would wait for it, however long their leases have run out. With this the
+/// server ends such a session after 1 s idle in its transaction (the locks go with it); the
+/// writer reconnects and writes the batch again, and the lease check then sees any takeover.
+/// A writer that runs sends the statements of a batch back to back, far within 1 s, and no
+/// lease is shorter than 1 s.
+const BOUND_IDLE_TRANSACTIONS: &str = "SET idle_in_transaction_session_timeout = 1000";
+
 /// Writes `batch` in one transaction, unless a shard it writes was taken over.
 async fn write(
     conn: &mut Conn,
@@ -393,7 +406,12 @@ async fn write(
 ) -> Result<Written, tokio_postgres::Error> {
     let s = match statements.take() {
         Some(prepared) => statements.insert(prepared),
-        None => statements.insert(Statements::prepare(&conn.client).await?),
+        None => {
+            if let Fencing::Leases { .. } = fencing {
+                conn.client.batch_execute(BOUND_IDLE_TRANSACTIONS).await?;
+            }
+            statements.insert(Statements::prepare(&conn.client).await?)
+        }
     };
     let tx = conn.client.transaction().await?;
     if let Fencing::Leases { instance } = fencing {
