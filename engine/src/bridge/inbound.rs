@@ -104,13 +104,7 @@ impl Bridge {
                 event.display_name.as_deref(),
             ) {
                 Err(BridgeError::ServedElsewhere(_)) => {
-                    let push = ForwardedPush {
-                        channel: channel_id.to_owned(),
-                        user: event.user.as_str().to_owned(),
-                        name: event.display_name.clone(),
-                        message: user_message(event),
-                        key,
-                    };
+                    let push = push_of(channel_id, event, key);
                     match self.forward(&push).await? {
                         true => *accepted += 1,
                         false => *duplicates += 1,
@@ -136,8 +130,19 @@ impl Bridge {
     }
 }
 
+/// `channel_id`'s event as a push to be stored for its owner (dedupe key `key`).
+pub(super) fn push_of(channel_id: &str, event: &InboundEvent, key: WebhookKey) -> ForwardedPush {
+    ForwardedPush {
+        channel: channel_id.to_owned(),
+        user: event.user.as_str().to_owned(),
+        name: event.display_name.clone(),
+        message: user_message(event),
+        key,
+    }
+}
+
 /// What the conversation makes of an inbound event; `None` for kinds this build does not know.
-pub(super) fn user_message(event: &InboundEvent) -> Option<UserMessage> {
+fn user_message(event: &InboundEvent) -> Option<UserMessage> {
     Some(match &event.kind {
         InboundKind::Text { text } => UserMessage::Text(text.clone()),
         InboundKind::Image { media } => UserMessage::Image {

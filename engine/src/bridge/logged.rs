@@ -17,7 +17,7 @@ use switchboard_channels::InboundEvent;
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::inbound::user_message;
+use super::inbound::push_of;
 use super::owner::Command;
 use super::{Bridge, BridgeError, ForwardedPush, lock};
 use crate::store::push_log::{PushLog, Recovered, Ticket};
@@ -66,16 +66,7 @@ impl Bridge {
             match self.sight(&key)? {
                 Sight::Repeat => *duplicates += 1,
                 Sight::Behind(wait) => behind.push(wait),
-                Sight::First => {
-                    let push = ForwardedPush {
-                        channel: channel_id.to_owned(),
-                        user: event.user.as_str().to_owned(),
-                        name: event.display_name.clone(),
-                        message: user_message(event),
-                        key,
-                    };
-                    writes.push(self.append(log, push));
-                }
+                Sight::First => writes.push(self.append(log, push_of(channel_id, event, key))),
             }
         }
         for wait in writes {

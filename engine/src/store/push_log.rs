@@ -264,8 +264,9 @@ impl PushLog {
         Ok(done.len())
     }
 
-    /// Segments on disk and pushes in them not yet applied (for metrics and tests).
-    pub fn backlog(&self) -> (usize, u64) {
+    /// Segments on disk and pushes in them not yet applied.
+    #[cfg(test)]
+    fn backlog(&self) -> (usize, u64) {
         let segments = self.shared.counts();
         let pending = segments.values().map(|c| c.entries - c.applied).sum();
         (segments.len(), pending)
