@@ -1,12 +1,26 @@
 //! The Live Agent simulator as its own process, for benchmarks that must measure the engine's
 //! memory alone: `la-sim [--hold-ms MS] [--auto-accept]`. Prints its base URL, then serves until
 //! its standard input closes. With `--auto-accept` an agent accepts every waiting chat.
+//!
+//! Each line written to its standard input is a command, answered with one line on standard
+//! output (for benchmarks that must look inside without an HTTP round trip per session):
+//!
+//! | command | answer |
+//! |---|---|
+//! | `accept` | `accepted N`: an agent accepted every chat waiting now |
+//! | `status` | `sessions N established E polling P waiting W` |
+//! | `record` | `recording MS`: requests are recorded from now on; MS is the simulator's clock |
+//! | `first-polls` | `first-polls K CONFLICTS OTHERS MIN P10 P25 P50 P75 P90 P99 MAX`: of the recorded requests, K session keys sent a `Messages` poll; CONFLICTS polls were answered 409, OTHERS requests were not polls; then when the keys' first polls arrived, as quantiles (the clock of `record`, whole milliseconds) |
+//!
+//! Anything else is answered `unknown`.
 
-use std::io::Read;
-use std::time::Duration;
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
 
+use switchboard_core::liveagent::Resource;
+use switchboard_core::liveagent::headers::SESSION_KEY;
 use switchboard_core::model::server::Knobs;
-use switchboard_sim::liveagent::{LiveAgentSim, SimConfig};
+use switchboard_sim::liveagent::{AgentControl, LiveAgentSim, Phase, SimConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +45,8 @@ fn main() {
         })
         .await
         .expect("simulator starts");
+        // The model's clock started within microseconds before this.
+        let clock = Instant::now();
         println!("{}", sim.base_url());
         if auto_accept {
             let control = sim.control();
@@ -50,11 +66,89 @@ fn main() {
             });
         }
         let (closed_tx, closed) = tokio::sync::oneshot::channel();
+        let control = sim.control();
         std::thread::spawn(move || {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            let stdout = std::io::stdout();
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else {
+                    break;
+                };
+                let answer = command(&control, clock, line.trim());
+                let mut out = stdout.lock();
+                let _ = writeln!(out, "{answer}");
+                let _ = out.flush();
+            }
             let _ = closed_tx.send(());
         });
         let _ = closed.await;
         sim.shutdown().await;
     });
+}
+
+/// Answers one command from standard input.
+fn command(control: &AgentControl, clock: Instant, command: &str) -> String {
+    match command {
+        "accept" => {
+            let mut accepted = 0;
+            for chat in control.waiting() {
+                accepted += usize::from(control.accept(&chat.session_id, "Bench Agent").is_ok());
+            }
+            format!("accepted {accepted}")
+        }
+        "status" => {
+            let sessions = control.sessions();
+            let established = sessions
+                .iter()
+                .filter(|s| matches!(s.phase, Phase::Established { .. }))
+                .count();
+            let polling = sessions.iter().filter(|s| s.polling).count();
+            let waiting = sessions
+                .iter()
+                .filter(|s| s.phase == Phase::Requested)
+                .count();
+            format!(
+                "sessions {} established {established} polling {polling} waiting {waiting}",
+                sessions.len()
+            )
+        }
+        "record" => {
+            control.set_knobs(Knobs {
+                record_requests: true,
+                ..control.knobs()
+            });
+            format!("recording {:.3}", clock.elapsed().as_secs_f64() * 1e3)
+        }
+        "first-polls" => {
+            let mut first = std::collections::HashMap::new();
+            let (mut conflicts, mut others) = (0usize, 0usize);
+            for record in control.recorded() {
+                if record.request.resource != Resource::Messages {
+                    others += 1;
+                    continue;
+                }
+                conflicts += usize::from(record.status == Some(409));
+                if let Some(key) = record.request.header_value(SESSION_KEY) {
+                    first
+                        .entry(key.to_owned())
+                        .or_insert_with(|| record.at.as_millis());
+                }
+            }
+            let mut times: Vec<u64> = first.into_values().collect();
+            times.sort_unstable();
+            let quantiles: Vec<String> = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
+                .iter()
+                .map(|q| {
+                    let last = times.len().saturating_sub(1);
+                    let i = ((last as f64) * q).round() as usize;
+                    times.get(i).copied().unwrap_or(0).to_string()
+                })
+                .collect();
+            format!(
+                "first-polls {} {conflicts} {others} {}",
+                times.len(),
+                quantiles.join(" ")
+            )
+        }
+        _ => "unknown".to_owned(),
+    }
 }
