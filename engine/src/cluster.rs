@@ -19,6 +19,13 @@
 //!   desk request and action; it allows a shard only while it is served and the last renewal
 //!   is sure, so an instance resuming from a pause (SIGSTOP) sends nothing until its next round
 //!   has found out whether the shard is still its own.
+//! - **A pause after the last look** is the one gap left: a process frozen between the
+//!   gate's last "yes" (in the task that sends the request, just before the HTTP client takes
+//!   it) and the write of the request's bytes sends it on waking, beside the new owner's poll
+//!   if its lease ran out meanwhile. The gap is the HTTP client's hand-over to its connection
+//!   task (and a connection's set-up when none is idle); only a fencing token checked by the
+//!   desk could close it, and Live Agent has none. Such a poll is answered `409`, counted in
+//!   `switchboard_liveagent_409_total`.
 //! - **Pushes** for shards held elsewhere are stored in `switchboard.pushes` by whichever
 //!   instance took the webhook ([`ClusterForwarder`]); the owner is woken by `NOTIFY` (and looks
 //!   again every round).

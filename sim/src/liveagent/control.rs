@@ -202,6 +202,11 @@ impl AgentControl {
         self.shared.read(|state| state.server.recorded().to_vec())
     }
 
+    /// The simulator's clock now, as [`Recorded::at`] reads it.
+    pub fn now(&self) -> switchboard_core::time::Timestamp {
+        self.shared.clock.now()
+    }
+
     /// Sessions deleted so far for not being polled (or by [`AgentControl::expire`]).
     pub fn expired_count(&self) -> u64 {
         self.shared.read(|state| state.server.expired_count())
