@@ -69,10 +69,29 @@ pub struct Snapshot {
     pub(crate) lane: PostLane,
     /// Posts waiting for an agent to join.
     pub(crate) held: VecDeque<VisitorPost>,
+    /// The id the next request gets. Ids only tell this incarnation's answers apart (answers
+    /// to an earlier incarnation's requests never reach a restored session: they die with its
+    /// driver), so a change of this alone is not worth a write; it is stored with the rest.
     pub(crate) next_request_id: u64,
 }
 
 impl Snapshot {
+    /// Whether anything a restart needs differs from `before`: everything but the request
+    /// ids handed out since.
+    pub(crate) fn differs_from(&self, before: &Snapshot) -> bool {
+        let Snapshot {
+            state,
+            request,
+            lane,
+            held,
+            next_request_id: _,
+        } = self;
+        *state != before.state
+            || *request != before.request
+            || *lane != before.lane
+            || *held != before.held
+    }
+
     /// The Live Agent session id, once there is one.
     pub fn session_id(&self) -> Option<&str> {
         self.chat().map(|c| c.id.as_str())

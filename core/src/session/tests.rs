@@ -766,6 +766,33 @@ fn restore_resumes_polling_with_the_same_key_and_ack_without_a_new_chat_request(
 }
 
 #[test]
+fn a_poll_that_only_renews_itself_is_not_written() {
+    let (mut h, (poll, _)) = Harness::chatting();
+    let out = h.respond(poll, 204, "");
+    only(requests(&out), Resource::Messages);
+    assert!(
+        !out.contains(&Output::Persist),
+        "an empty poll changes nothing a restart needs: {out:?}"
+    );
+    let out = h.respond(
+        only(requests(&out), Resource::Messages).0,
+        200,
+        r#"{"messages":[{"type":"ChatMessage","message":{"name":"A","text":"x"}}],"sequence":3,"offset":20}"#,
+    );
+    assert!(out.contains(&Output::Persist), "a new ack is written");
+}
+
+#[test]
+fn a_restored_session_polls_without_writing_first() {
+    let (h, _) = Harness::chatting();
+    let stored = h.session.snapshot().clone();
+    let mut restored = Session::restore(config(), stored, h.now);
+    let out: Vec<Output> = std::iter::from_fn(|| restored.poll_output()).collect();
+    only(requests(&out), Resource::Messages);
+    assert!(!out.contains(&Output::Persist), "{out:?}");
+}
+
+#[test]
 fn restore_resends_an_unacknowledged_post_with_its_original_number() {
     let (mut h, _) = Harness::chatting();
     let out = h.visitor(VisitorAction::Text("in flight".into()));
