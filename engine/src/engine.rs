@@ -153,7 +153,7 @@ struct Inner {
     registry: Registry,
     session_config: SessionConfig,
     enhanced: Option<EnhancedSettings>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Mutex<Tasks>,
     /// Set by `shutdown`: no new driver may start.
     closing: std::sync::atomic::AtomicBool,
 }
@@ -191,7 +191,7 @@ impl Engine {
                 registry: Registry::default(),
                 session_config: config.session,
                 enhanced: config.enhanced,
-                tasks: Mutex::new(Vec::new()),
+                tasks: Mutex::new(Tasks::default()),
                 closing: std::sync::atomic::AtomicBool::new(false),
             }),
         };
@@ -497,7 +497,7 @@ impl Engine {
         for handle in self.inner.registry.drain() {
             let _ = handle.commands.send(Command::Stop).await;
         }
-        let tasks = std::mem::take(&mut *lock(&self.inner.tasks));
+        let tasks = std::mem::take(&mut lock(&self.inner.tasks).handles);
         for task in tasks {
             let _ = task.await;
         }
@@ -568,10 +568,26 @@ impl Engine {
                 inner.registry.remove(&chat);
             }
         });
-        let mut tasks = lock(&self.inner.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
+        lock(&self.inner.tasks).push(task);
         true
+    }
+}
+
+/// The drivers' tasks, for `shutdown` to wait on. Finished ones are dropped whenever the list
+/// has doubled since the last sweep, so starting n drivers costs O(n), not O(n²).
+#[derive(Default)]
+struct Tasks {
+    handles: Vec<JoinHandle<()>>,
+    sweep_at: usize,
+}
+
+impl Tasks {
+    fn push(&mut self, task: JoinHandle<()>) {
+        if self.handles.len() >= self.sweep_at {
+            self.handles.retain(|t| !t.is_finished());
+            self.sweep_at = (self.handles.len() * 2).max(64);
+        }
+        self.handles.push(task);
     }
 }
 
