@@ -35,6 +35,7 @@
 
 mod console;
 pub mod enhanced;
+mod listen;
 pub mod liveagent;
 pub mod telegram;
 pub mod wechat;

@@ -30,7 +30,7 @@ pub struct EnhancedChatSim {
 impl EnhancedChatSim {
     /// Binds `config.bind` and starts serving.
     pub async fn start(config: EnhancedSimConfig) -> std::io::Result<EnhancedChatSim> {
-        let listener = TcpListener::bind(config.bind).await?;
+        let listener = crate::listen::bind(config.bind)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));

@@ -31,7 +31,7 @@ pub struct LiveAgentSim {
 impl LiveAgentSim {
     /// Binds `config.bind` and starts serving.
     pub async fn start(config: SimConfig) -> std::io::Result<LiveAgentSim> {
-        let listener = TcpListener::bind(config.bind).await?;
+        let listener = crate::listen::bind(config.bind)?;
         let addr = listener.local_addr()?;
         let server = ReferenceServer::new(config.knobs, config.seed);
         let shared = Arc::new(Shared::new(server, config.hold));

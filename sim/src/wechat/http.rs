@@ -12,7 +12,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Largest request body the simulators read.
@@ -41,7 +40,7 @@ impl Server {
         H: Fn(SimRequest) -> F + Send + Sync + 'static,
         F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
     {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = crate::listen::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
