@@ -36,6 +36,7 @@ use switchboard_engine::simulated::{self, Simulated};
 use switchboard_engine::{EngineError, SledStore, Store, StoreError};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, Endpoint, PushMode, WeChatApiSim, WeChatUser};
+use switchboard_tests::process_cpu;
 
 const APP_ID: &str = "wx5823bf96d3bd56c7";
 const APP_SECRET: &str = "bench-secret";
@@ -466,18 +467,4 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
-}
-
-/// CPU time (user and system) process `pid` has used so far, exited threads included; Linux
-/// only, in clock ticks of 10 ms.
-fn process_cpu(pid: u32) -> Duration {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let rest = stat.rsplit_once(')')?.1.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .map_or(Duration::ZERO, |ticks| Duration::from_millis(ticks * 10))
 }

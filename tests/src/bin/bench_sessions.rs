@@ -1,6 +1,7 @@
 //! Benchmark: N concurrent chats held by one engine against the Live Agent simulator (in its
-//! own process) over loopback. Reports sessions held, engine RSS per session and polls per
-//! second, with ratios against the ideal poll rate (N ÷ hold) and against the first N.
+//! own process) over loopback. Reports sessions held, engine RSS per session, polls per second
+//! and the engine's CPU while the chats idle (every poll held until the hold runs out, then
+//! sent again), with ratios against the ideal poll rate (N ÷ hold) and against the first N.
 //!
 //! `cargo run --release -p switchboard-tests --bin bench-sessions -- [N …] [--hold-ms MS]
 //! [--measure-secs S]` (defaults: 1000 10000, 5000 ms, 20 s).
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use switchboard_core::model::server::Knobs;
 use switchboard_core::session::StateKind;
 use switchboard_engine::{ChatId, Engine};
+use switchboard_tests::process_cpu;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,8 +43,16 @@ fn main() {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     println!("open-file limit {limit}; hold {hold_ms} ms; measuring {measure_secs} s per size");
     println!(
-        "{:>7} {:>7} {:>10} {:>12} {:>9} {:>10} {:>9}",
-        "N", "held", "setup s", "RSS/session", "polls/s", "of ideal", "RSS ×1st"
+        "{:>7} {:>7} {:>10} {:>12} {:>9} {:>10} {:>9} {:>10} {:>11}",
+        "N",
+        "held",
+        "setup s",
+        "RSS/session",
+        "polls/s",
+        "of ideal",
+        "RSS ×1st",
+        "idle CPU",
+        "CPU/poll"
     );
     let mut first_rss: Option<f64> = None;
     for n in sizes {
@@ -50,14 +60,16 @@ fn main() {
         let ratio = first_rss.map_or(1.0, |f| row.rss_per_session / f);
         first_rss.get_or_insert(row.rss_per_session);
         println!(
-            "{:>7} {:>7} {:>10.1} {:>9.1} KiB {:>9.0} {:>9.2}× {:>8.2}×",
+            "{:>7} {:>7} {:>10.1} {:>9.1} KiB {:>9.0} {:>9.2}× {:>8.2}× {:>9.1}% {:>8.0} µs",
             n,
             row.held,
             row.setup_secs,
             row.rss_per_session / 1024.0,
             row.polls_per_sec,
             row.polls_per_sec / (n as f64 * 1000.0 / hold_ms as f64),
-            ratio
+            ratio,
+            row.cpu_share * 100.0,
+            row.cpu_share * 1e6 / row.polls_per_sec.max(1.0),
         );
     }
 }
@@ -67,6 +79,8 @@ struct Row {
     setup_secs: f64,
     rss_per_session: f64,
     polls_per_sec: f64,
+    /// Engine CPU (user and system) during the measurement, as a share of one core.
+    cpu_share: f64,
 }
 
 fn run(n: usize, hold_ms: u64, measure_secs: u64) -> Row {
@@ -118,10 +132,16 @@ fn run(n: usize, hold_ms: u64, measure_secs: u64) -> Row {
         tokio::time::sleep(Duration::from_millis(hold_ms)).await;
         let rss_per_session = rss_bytes().saturating_sub(rss_before) as f64 / n as f64;
         let before = engine.metrics().polls_answered;
+        let cpu_before = process_cpu(std::process::id());
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(measure_secs)).await;
         let polls = engine.metrics().polls_answered - before;
-        let polls_per_sec = polls as f64 / t0.elapsed().as_secs_f64();
+        let elapsed = t0.elapsed().as_secs_f64();
+        let polls_per_sec = polls as f64 / elapsed;
+        let cpu_share = process_cpu(std::process::id())
+            .saturating_sub(cpu_before)
+            .as_secs_f64()
+            / elapsed;
         let still = engine
             .chats()
             .iter()
@@ -134,6 +154,7 @@ fn run(n: usize, hold_ms: u64, measure_secs: u64) -> Row {
             setup_secs,
             rss_per_session,
             polls_per_sec,
+            cpu_share,
         }
     });
     drop(sim.stdin.take());
