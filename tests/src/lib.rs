@@ -158,3 +158,52 @@ pub fn process_cpu(pid: u32) -> Duration {
         })
         .map_or(Duration::ZERO, |ticks| Duration::from_millis(ticks * 10))
 }
+
+/// What the benchmark binaries share: one WeChat account and the gateway configured for it.
+pub mod bench {
+    use std::path::Path;
+
+    use switchboard_core::model::server::Knobs;
+    use switchboard_engine::simulated::{self, Simulated};
+
+    /// The benchmarks' Official Account.
+    pub const APP_ID: &str = "wx5823bf96d3bd56c7";
+    /// Its AppSecret.
+    pub const APP_SECRET: &str = "bench-secret";
+    /// Its webhook Token.
+    pub const TOKEN: &str = "benchtoken";
+    /// Its EncodingAESKey.
+    pub const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    /// The gateway on sled in `data_dir`, safe-mode pushes for [`APP_ID`], Live Agent at
+    /// `live_agent_url` (with `knobs`' ids), the WeChat API at `wechat_api_url`.
+    pub fn gateway(
+        live_agent_url: &str,
+        knobs: &Knobs,
+        wechat_api_url: String,
+        data_dir: &Path,
+        merge_window_ms: u64,
+    ) -> Simulated {
+        Simulated {
+            live_agent_url: live_agent_url.to_owned(),
+            organization_id: knobs.organization_id.clone(),
+            deployment_id: knobs.deployment_id.clone(),
+            button_id: knobs.button_id.clone(),
+            wechat_api_url,
+            app_id: APP_ID.into(),
+            encrypted: true,
+            data_dir: data_dir.to_path_buf(),
+            language: "en".into(),
+            merge_window_ms,
+            enhanced_chat: None,
+            telegram_api_url: None,
+            postgres: false,
+            shared: None,
+        }
+    }
+
+    /// The secrets that go with [`gateway`].
+    pub fn secrets() -> std::collections::BTreeMap<String, String> {
+        simulated::secrets("bench-admin", APP_SECRET, TOKEN, AES_KEY)
+    }
+}

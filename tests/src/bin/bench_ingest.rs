@@ -23,14 +23,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchboard_core::model::server::Knobs;
 use switchboard_engine::app::App;
-use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
-
-const APP_ID: &str = "wx5823bf96d3bd56c7";
-const APP_SECRET: &str = "bench-secret";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, TOKEN};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,25 +65,10 @@ fn main() {
             .expect("WeChat simulator");
         let dir = tempfile::tempdir().expect("temp dir");
         let knobs = Knobs::default();
-        let config = Simulated {
-            live_agent_url: la_url.trim().to_owned(),
-            organization_id: knobs.organization_id,
-            deployment_id: knobs.deployment_id,
-            button_id: knobs.button_id,
-            wechat_api_url: wechat.base_url(),
-            app_id: APP_ID.into(),
-            encrypted: true,
-            data_dir: dir.path().to_path_buf(),
-            language: "en".into(),
-            merge_window_ms: 200,
-            enhanced_chat: None,
-            telegram_api_url: None,
-            postgres: false,
-            shared: None,
-        }
-        .config()
-        .expect("configuration");
-        let secrets = simulated::secrets("bench-admin", APP_SECRET, TOKEN, AES_KEY);
+        let config = bench::gateway(la_url.trim(), &knobs, wechat.base_url(), dir.path(), 200)
+            .config()
+            .expect("configuration");
+        let secrets = bench::secrets();
         let app = App::start(&config, &secrets).await.expect("gateway starts");
         // Enough distinct pushes that none repeats within the run.
         let expected = (baseline.per_sec as usize / 4).max(5_000) * seconds as usize;

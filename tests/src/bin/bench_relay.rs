@@ -54,15 +54,11 @@ use switchboard_core::liveagent::{
 };
 use switchboard_core::model::server::Knobs;
 use switchboard_engine::app::App;
-use switchboard_engine::simulated::{self, Simulated};
 use switchboard_sim::liveagent::{AgentControl, LiveAgentSim, Phase, SimConfig};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
+use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, TOKEN};
 
-const APP_ID: &str = "wx5823bf96d3bd56c7";
-const APP_SECRET: &str = "bench-secret";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const AGENT: &str = "Bench Agent";
 /// Every measured agent line is `relay {id}`; merged lines arrive joined by newlines.
 const TAG: &str = "relay ";
@@ -399,25 +395,10 @@ fn main() {
         data_dir.display()
     );
     let knobs = control.knobs();
-    let config = Simulated {
-        live_agent_url: la.base_url(),
-        organization_id: knobs.organization_id,
-        deployment_id: knobs.deployment_id,
-        button_id: knobs.button_id,
-        wechat_api_url: proxy_url.clone(),
-        app_id: APP_ID.into(),
-        encrypted: true,
-        data_dir: data_dir.clone(),
-        language: "en".into(),
-        merge_window_ms: 0,
-        enhanced_chat: None,
-        telegram_api_url: None,
-        postgres: false,
-        shared: None,
-    }
-    .config()
-    .expect("configuration");
-    let secrets = simulated::secrets("bench-admin", APP_SECRET, TOKEN, AES_KEY);
+    let config = bench::gateway(&la.base_url(), &knobs, proxy_url.clone(), &data_dir, 0)
+        .config()
+        .expect("configuration");
+    let secrets = bench::secrets();
     let app = gw_rt
         .block_on(App::start(&config, &secrets))
         .expect("gateway starts");

@@ -32,16 +32,12 @@ use hyper_util::rt::TokioIo;
 use switchboard_core::model::server::Knobs;
 use switchboard_engine::app::{App, AppError};
 use switchboard_engine::config::Config;
-use switchboard_engine::simulated::{self, Simulated};
 use switchboard_engine::{EngineError, SledStore, Store, StoreError};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, Endpoint, PushMode, WeChatApiSim, WeChatUser};
+use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, TOKEN};
 use switchboard_tests::process_cpu;
 
-const APP_ID: &str = "wx5823bf96d3bd56c7";
-const APP_SECRET: &str = "bench-secret";
-const TOKEN: &str = "benchtoken";
-const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 /// Keep-alive connections the users' first pushes share.
 const PUSHERS: usize = 32;
 /// Longest wait for any one stage.
@@ -151,27 +147,11 @@ fn main() {
         .block_on(WeChatApiSim::start(ApiConfig::new(APP_ID, APP_SECRET)))
         .expect("WeChat simulator");
     let config = |dir: &Path| {
-        let knobs = Knobs::default();
-        Simulated {
-            live_agent_url: la.url.clone(),
-            organization_id: knobs.organization_id,
-            deployment_id: knobs.deployment_id,
-            button_id: knobs.button_id,
-            wechat_api_url: wechat.base_url(),
-            app_id: APP_ID.into(),
-            encrypted: true,
-            data_dir: dir.to_path_buf(),
-            language: "en".into(),
-            merge_window_ms: 200,
-            enhanced_chat: None,
-            telegram_api_url: None,
-            postgres: false,
-            shared: None,
-        }
-        .config()
-        .expect("configuration")
+        bench::gateway(&la.url, &Knobs::default(), wechat.base_url(), dir, 200)
+            .config()
+            .expect("configuration")
     };
-    let secrets = simulated::secrets("bench-admin", APP_SECRET, TOKEN, AES_KEY);
+    let secrets = bench::secrets();
     let full = config(&data_dir);
     let empty = config(&empty_dir);
 
