@@ -4,7 +4,8 @@
 //! the process is SIGKILLed and restarted; the Telegram Bot API answers bursts of sends with
 //! `429 retry_after` on top of its per-chat rate limit. Every message reaches the agent once,
 //! in order, and every reply the user once, in order; the agent sees which channel each chat
-//! came from, and the Telegram user's name.
+//! came from, and the Telegram user's name. Neither the bot token nor the webhook secret
+//! appears in the gateway's log, even at `debug`.
 
 mod support;
 
@@ -37,13 +38,20 @@ async fn wechat_and_telegram_users_chat_at_once_on_enhanced_chat() {
     two_channels(DeskKind::EnhancedChat).await;
 }
 
-/// The binary with the Telegram bot's secrets beside the simulated ones.
-fn start(config: &std::path::Path) -> Gateway {
+/// The binary with the Telegram bot's secrets beside the simulated ones, logging at `debug`
+/// to `log` (appended to across restarts).
+fn start(config: &std::path::Path, log: &std::path::Path) -> Gateway {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     start_gateway_with(config, |command| {
         command
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "debug")
             .env(simulated::TELEGRAM_BOT_TOKEN_ENV, BOT_TOKEN)
-            .env(simulated::TELEGRAM_SECRET_ENV, WEBHOOK_SECRET);
+            .env(simulated::TELEGRAM_SECRET_ENV, WEBHOOK_SECRET)
+            .stderr(log);
     })
 }
 
@@ -83,13 +91,14 @@ async fn two_channels(kind: DeskKind) {
     let telegram = TelegramBotSim::start(bot).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("switchboard.toml");
+    let log_path = dir.path().join("switchboard.log");
     let text = desk
         .simulated(&wechat, dir.path().join("data"))
         .with_telegram(telegram.base_url())
         .toml();
     std::fs::write(&config_path, text).unwrap();
 
-    let mut gateway = start(&config_path);
+    let mut gateway = start(&config_path, &log_path);
     register_webhook(&telegram, &gateway);
     let wechat_users = wechat_users(&wechat, WECHAT_USERS);
     let telegram_users: Vec<Arc<TelegramUser>> = (0..TELEGRAM_USERS)
@@ -166,7 +175,7 @@ async fn two_channels(kind: DeskKind) {
             tokio::time::sleep(Duration::from_millis(300)).await;
             gateway.child.kill().expect("SIGKILL");
             gateway.child.wait().unwrap();
-            gateway = start(&config_path);
+            gateway = start(&config_path, &log_path);
             register_webhook(&telegram, &gateway);
         }
     }
@@ -197,6 +206,14 @@ async fn two_channels(kind: DeskKind) {
     let limited = telegram.rate_limited_count();
     assert!(limited >= 6, "the 429 burst was answered: {limited}");
     eprintln!("Telegram answered {limited} sends with 429; nothing was lost");
+    drop(gateway);
+    // The bot token rides in every Bot API URL; neither it nor the webhook secret is logged.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DEBUG"), "the log was written at debug");
+    let (_, token_secret) = BOT_TOKEN.split_once(':').unwrap();
+    for secret in [token_secret, WEBHOOK_SECRET] {
+        assert!(!log.contains(secret), "{secret:?} is logged");
+    }
 }
 
 /// Lines the Telegram user received (merged agent lines are split again).
