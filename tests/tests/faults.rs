@@ -1,7 +1,7 @@
 //! Fault injection, one behaviour per test: the whole gateway in-process (sled on disk) between
 //! a WeChat user and a Live Agent agent, both simulated over loopback HTTP, while the desk fails
 //! over again and again, answers slowly, resets or black-holes connections, answers long polls
-//! after `clientPollTimeout`, and WeChat answers `-1`, `40001`, `45015` and `45047`.
+//! after `clientPollTimeout` or in bodies that do not decode, and WeChat answers `-1`, `40001`, `45015` and `45047`.
 //!
 //! Each test checks what reaches whom: every visitor text reaches the agent once and in order,
 //! every agent line reaches the WeChat user once and in order, or — where the WeChat spec says
@@ -660,6 +660,71 @@ async fn a_desk_unreachable_past_its_connection_timeout_ends_the_chat_and_tells_
         [QUEUED, JOINED, CONNECTION_LOST, QUEUED, JOINED, "agent 1"],
     );
     rig.shutdown().await;
+}
+
+/// Three `Messages` answers carrying the agent's lines come back `200` with a body cut short (a
+/// desk or a middlebox answering what does not decode). Each is a protocol error: counted on
+/// `/metrics`, backed off like a server error and polled again with the same `ack`, so the
+/// lines reach the user once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_poll_answers_are_counted_and_their_events_polled_again() {
+    let rig = Rig::start(Options {
+        desk_proxy: true,
+        ..Options::default()
+    })
+    .await;
+    let user = rig.user("oGarbled");
+    let id = rig.open_chat(&user, "visitor 0").await;
+    let garbled = Arc::new(FirstN::new(3));
+    {
+        let garbled = garbled.clone();
+        rig.desk_proxy().on_answer(move |seen, answer| {
+            if seen.resource() == "Messages" && answer.status == 200 && garbled.take() {
+                Fault::Garble
+            } else {
+                Fault::Pass
+            }
+        });
+    }
+    let control = rig.control();
+    for i in 1..=3 {
+        control.send_text(&id, &format!("agent {i}")).unwrap();
+    }
+
+    rig.assert_phone_got(user.openid(), "agent", &numbered("agent", 1..=3))
+        .await;
+    assert_eq!(
+        rig.desk_proxy()
+            .count(Phase::Answer, "Messages", Fault::Garble),
+        3
+    );
+    let metrics = admin_get(&rig, "/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "switchboard_liveagent_protocol_errors_total 3"),
+        "three protocol errors on /metrics:\n{metrics}"
+    );
+    rig.shutdown().await;
+}
+
+/// The admin listener's answer to `GET path`, with the admin token.
+async fn admin_get(rig: &Rig, path: &str) -> String {
+    use http_body_util::BodyExt;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let request = http::Request::get(format!("http://{}{path}", rig.app.admin_addr()))
+        .header("authorization", format!("Bearer {}", support::ADMIN_TOKEN))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let response = client
+        .request(request)
+        .await
+        .expect("the admin listener answers");
+    assert_eq!(response.status(), 200, "GET {path}");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------

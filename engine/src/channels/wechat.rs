@@ -92,3 +92,67 @@ impl ChannelFactory for WeChatFactory {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use switchboard_core::conversation::Forwarding;
+
+    use super::*;
+
+    fn section(extra: &str) -> ChannelSection {
+        let text = format!(
+            "type = \"wechat\"\nid = \"main\"\napp_id = \"wx5823bf96d3bd56c7\"\n\
+             app_secret_env = \"S\"\ntoken_env = \"T\"\n{extra}"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn built(extra: &str) -> Result<BuiltChannel, ConfigError> {
+        let secrets: BTreeMap<String, String> = [("S", "secret"), ("T", "token")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        WeChatFactory.build(&section(extra), "channels[0]", &secrets)
+    }
+
+    #[test]
+    fn by_default_no_channel_event_becomes_a_chat_line() {
+        assert_eq!(built("").unwrap().forward, Forwarding::default());
+    }
+
+    #[test]
+    fn forward_events_chooses_the_events_that_become_chat_lines() {
+        let forward = built("forward_events = [\"navigation\", \"notifications\"]")
+            .unwrap()
+            .forward;
+        assert_eq!(
+            forward,
+            Forwarding {
+                location_reports: false,
+                navigation: true,
+                notifications: true,
+            }
+        );
+        let forward = built("forward_events = [\"location_reports\"]")
+            .unwrap()
+            .forward;
+        assert!(forward.location_reports && !forward.navigation && !forward.notifications);
+    }
+
+    #[test]
+    fn an_unknown_event_kind_is_refused_with_its_field() {
+        let err = WeChatFactory
+            .validate(
+                &section("forward_events = [\"menu_clicks\"]"),
+                "channels[0]",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("channels[0]") && err.contains("menu_clicks"),
+            "{err}"
+        );
+    }
+}

@@ -11,6 +11,7 @@
 //! | `Delay(d)` | wait `d`, then forward | wait `d`, then pass it on |
 //! | `Reset` | close the connection with a TCP RST; the simulator never sees the request | the simulator acted, its answer is dropped and the connection reset |
 //! | `BlackHole` | never forward, never answer | the simulator acted, the answer never comes |
+//! | `Garble` | never forward; answer `200` with a body that does not decode | the simulator acted; its body is replaced by one that does not decode, its status kept |
 //!
 //! A black hole keeps the connection open until the client gives up on it. With
 //! [`FaultProxy::set_half_open`] the proxy also parks every new TCP connection: accepted by the
@@ -50,7 +51,12 @@ pub enum Fault {
     Reset,
     /// Never go on: the client waits until it gives up.
     BlackHole,
+    /// Answer with [`GARBLED`] for a body: a server that answers but says nothing readable.
+    Garble,
 }
+
+/// The body a [`Fault::Garble`] answers with: JSON cut short.
+pub const GARBLED: &[u8] = b"{\"messages\": [{\"type\": \"ChatMessage\", \"mess";
 
 /// Where a fault was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,7 +335,7 @@ impl Inner {
             done: false,
         };
         let result = match fault {
-            Fault::Pass => Ok(()),
+            Fault::Pass | Fault::Garble => Ok(()),
             Fault::Delay(d) => {
                 tokio::time::sleep(d).await;
                 Ok(())
@@ -365,6 +371,13 @@ async fn serve(
         rule.map_or(Fault::Pass, |rule| rule(&seen))
     };
     inner.apply(Phase::Request, &seen, request_fault).await?;
+    if request_fault == Fault::Garble {
+        return Response::builder()
+            .status(200)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(GARBLED)))
+            .map_err(|_| Dropped);
+    }
 
     let mut forward = Request::builder()
         .method(seen.method.clone())
@@ -418,7 +431,11 @@ async fn serve(
             response = response.header(name, value);
         }
     }
-    response.body(Full::new(answer.body)).map_err(|_| Dropped)
+    let body = match answer_fault {
+        Fault::Garble => Bytes::from_static(GARBLED),
+        _ => answer.body,
+    };
+    response.body(Full::new(body)).map_err(|_| Dropped)
 }
 
 /// Counts matching requests and answers `fault` for the first `n`, `Pass` after: a helper for

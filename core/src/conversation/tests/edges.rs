@@ -181,7 +181,7 @@ fn ending_while_queued_tells_the_user_what_was_not_sent() {
             "You withdrew your request before an agent joined; the 2 message(s) you wrote meanwhile were not sent."
         ]
     );
-    // Ended before writing anything more than the first message, which was sent: plain notice.
+    // Nothing the desk left unsent (the chat start passed the text on): the plain notice.
     let mut h = Harness::new();
     h.user(text("hello"));
     h.user(text("end"));
