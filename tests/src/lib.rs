@@ -3,7 +3,18 @@
 //! End-to-end tests live in `tests/tests/`: they run the engine against the simulators over
 //! real loopback HTTP with a real sled database in a temporary directory. This library holds
 //! what they share: a rig (simulator + data directory), short session timings, and waiting
-//! helpers that poll the engine's durable outbox.
+//! helpers that poll the engine's durable outbox; and what the benchmarks share ([`bench`]: the
+//! simulated account and the gateway configured for it, [`process_cpu`]).
+//!
+//! | path | holds |
+//! |---|---|
+//! | `tests/chat_lifecycle.rs`, `failover.rs`, `restart.rs` | the engine alone against the Live Agent simulator |
+//! | `tests/faults.rs` (with `tests/support/proxy.rs`) | the whole gateway in-process under desk and WeChat faults |
+//! | `tests/ending_while_queued.rs` | a user who ends before an agent joins |
+//! | `tests/browser_demo.rs` | `switchboard demo`'s pages in headless Chromium, on both desks |
+//! | `tests/shard_gate.rs` | a chat's driver sends nothing once its shard's gate closes |
+//! | `src/bin/bench_*.rs` | the benchmarks (README, Performance): sessions, ingest, relay, restart |
+//! | `src/bin/engine_child.rs`, `la_sim.rs` | a killable engine process and a standalone Live Agent simulator |
 
 use std::time::Duration;
 
