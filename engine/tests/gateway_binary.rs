@@ -6,7 +6,9 @@
 //! once), and two kills every round in the middle of the traffic (then a reply whose send to
 //! WeChat completed just before a kill, but was not recorded, arrives a second time — WeChat's
 //! API has no idempotency key; DESIGN invariant 4 allows one repeat per message per kill).
-//! The second plan runs once more with the state in PostgreSQL instead of sled.
+//! The second plan runs once more with the state in PostgreSQL instead of sled. In the first
+//! plan Enhanced Chat also delivers every stream event twice (same id), and each still
+//! reaches the user once.
 
 mod support;
 
@@ -117,6 +119,12 @@ async fn ten_users_chat(crashes: Crashes, kind: DeskKind, stored: Stored) {
     })
     .await;
     desk.accept_all(USERS).await;
+    if crashes == Crashes::OnceMidway
+        && let Some(enhanced) = &desk.enhanced
+    {
+        // From here on Enhanced Chat delivers every stream event twice under one id.
+        enhanced.agent().repeat_stream_events(true);
+    }
     // Which chat belongs to which user: the pre-chat details carry the OpenID.
     let chat_of = |openid: &str| desk.chat_of(openid);
 

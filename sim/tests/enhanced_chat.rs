@@ -223,6 +223,31 @@ async fn a_stalled_stream_sends_nothing_until_resumed() {
 }
 
 #[tokio::test]
+async fn repeated_stream_events_come_twice_under_one_id() {
+    let (sim, http, agent) = start_with(quick()).await;
+    let conv = conversation_id(6);
+    let (_user, mut sse) = EndUser::in_chat(&http, &agent, &conv).await;
+    agent.repeat_stream_events(true);
+    agent.send_text(&conv, "said twice").expect("text");
+    let first = sse.until("CONVERSATION_MESSAGE").await;
+    let second = sse.entry().await;
+    assert_eq!(second.event, "CONVERSATION_MESSAGE");
+    assert_eq!(first.numeric_id(), second.numeric_id());
+    assert_eq!(text_of(&second.payload()), Some("said twice"));
+    agent.repeat_stream_events(false);
+    agent.send_text(&conv, "said once").expect("text");
+    let third = sse.entry().await;
+    assert_eq!(text_of(&third.payload()), Some("said once"));
+    assert!(third.numeric_id() > second.numeric_id());
+    assert_eq!(
+        sse.next(Duration::from_millis(100)).await,
+        Next::Quiet,
+        "no repeat once repeats are off"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_stream_dropped_mid_frame_leaves_half_an_event() {
     let (sim, http, agent) = start_with(quick()).await;
     let conv = conversation_id(5);

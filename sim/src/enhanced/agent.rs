@@ -212,6 +212,12 @@ impl EnhancedAgent {
             .mutate(|state, _| state.command(subject, StreamCommand::Drop(mode)))
     }
 
+    /// From now on every stream sends each event twice, the repeat under the same id (a
+    /// delivery that is at least once, as after a proxy's retry); `false` goes back to once.
+    pub fn repeat_stream_events(&self, on: bool) {
+        self.shared.mutate(|state, _| state.repeat_events = on);
+    }
+
     /// Stalls (no events, no pings) or resumes every open stream of `subject`.
     pub fn stall_streams(&self, subject: &str, stalled: bool) -> usize {
         self.shared

@@ -1,6 +1,7 @@
 //! One SSE stream: a task per accepted connect writes the subject's events (from the model's
 //! log, after the id the model chose, so replay and live delivery are one path) and `ping`
-//! frames into a channel that the response body drains. It ends when the client goes away,
+//! frames into a channel that the response body drains (each event twice while the agent handle
+//! asks for repeats). It ends when the client goes away,
 //! the simulator stops, the stream reaches its maximum age, its token expired (by config), or
 //! the agent handle drops it — cleanly, by cutting the connection, or mid-frame.
 
@@ -126,11 +127,18 @@ impl StreamTask {
 
     /// Sends every event after `cursor`; false when the client is gone.
     async fn send_new(&self, cursor: &mut u64) -> bool {
-        let events = self
-            .shared
-            .read(|state| state.server.events_after(&self.open.subject, *cursor));
+        let (events, repeat) = self.shared.read(|state| {
+            (
+                state.server.events_after(&self.open.subject, *cursor),
+                state.repeat_events,
+            )
+        });
         for event in events {
-            if !self.send(event.frame()).await {
+            let frame = event.frame();
+            if repeat && !self.send(frame.clone()).await {
+                return false;
+            }
+            if !self.send(frame).await {
                 return false;
             }
             *cursor = event.id;

@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub(crate) server: EnhancedServer,
     pub(crate) streams: BTreeMap<u64, StreamEntry>,
     next_stream: u64,
+    /// Every event goes out twice on the stream, the repeat under the same id.
+    pub(crate) repeat_events: bool,
 }
 
 impl State {
@@ -90,6 +92,7 @@ impl Shared {
                 server,
                 streams: BTreeMap::new(),
                 next_stream: 0,
+                repeat_events: false,
             }),
             clock: SimClock::start(),
             config,
