@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use switchboard_core::enhanced::chat::{Input, RequestId};
 use switchboard_core::enhanced::sse::SseParser;
 use switchboard_core::enhanced::wire::{Deployment, EnhancedRequest, Method, SSE_PATH};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use crate::desk_http::{self, DeskHttp};
 use crate::identity::IdentitySigner;
 
 /// Largest REST answer accepted (an entries page is a few tens of KiB).
@@ -66,7 +64,7 @@ pub struct EnhancedClient {
     url: ScrtUrl,
     deployment: Deployment,
     identity: Option<Arc<IdentitySigner>>,
-    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: DeskHttp,
 }
 
 impl EnhancedClient {
@@ -76,23 +74,11 @@ impl EnhancedClient {
         deployment: Deployment,
         identity: Option<Arc<IdentitySigner>>,
     ) -> EnhancedClient {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
         EnhancedClient {
             url,
             deployment,
             identity,
-            http,
+            http: desk_http::client(),
         }
     }
 

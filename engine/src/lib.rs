@@ -57,6 +57,7 @@ pub mod clock;
 #[cfg(feature = "postgres")]
 pub mod cluster;
 pub mod config;
+pub mod desk_http;
 pub mod driver;
 pub mod engine;
 pub mod enhanced_client;

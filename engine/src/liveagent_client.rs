@@ -1,17 +1,16 @@
-//! The HTTP client for the Live Agent visitor API: one pooled hyper client for every session,
-//! HTTPS (rustls, webpki roots) for real orgs and plain HTTP for the simulator. It performs a
+//! The HTTP client for the Live Agent visitor API: one pooled hyper client for every session
+//! ([`desk_http`](crate::desk_http)), HTTPS for real orgs and plain HTTP for the simulator. It performs a
 //! [`LiveAgentRequest`] and reports the status and body, or a [`TransportFailure`].
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use switchboard_core::liveagent::LiveAgentRequest;
 use switchboard_core::session::TransportFailure;
 use thiserror::Error;
+
+use crate::desk_http::{self, DeskHttp};
 
 /// Largest response body accepted (Messages batches are a few KiB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -57,26 +56,16 @@ impl Endpoint {
 #[derive(Debug, Clone)]
 pub struct LiveAgentClient {
     endpoint: Endpoint,
-    http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: DeskHttp,
 }
 
 impl LiveAgentClient {
-    /// A client for `endpoint`. Idle connections are kept for reuse; every long poll holds one
-    /// connection, so the pool has no per-host cap.
+    /// A client for `endpoint` ([`desk_http::client`](crate::desk_http::client)).
     pub fn new(endpoint: Endpoint) -> LiveAgentClient {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        LiveAgentClient { endpoint, http }
+        LiveAgentClient {
+            endpoint,
+            http: desk_http::client(),
+        }
     }
 
     /// The endpoint requests go to.

@@ -159,15 +159,15 @@ pub fn ended(events: &[SessionEvent]) -> Option<&SessionEvent> {
 /// CPU time (user and system) process `pid` has used so far, exited threads included; Linux
 /// only, in clock ticks of 10 ms.
 pub fn process_cpu(pid: u32) -> Duration {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let rest = stat.rsplit_once(')')?.1.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .map_or(Duration::ZERO, |ticks| Duration::from_millis(ticks * 10))
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .expect("read /proc/PID/stat (is the process out of file descriptors?)");
+    let ticks = || {
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat; `rest` starts at field 3.
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    };
+    Duration::from_millis(ticks().expect("/proc/PID/stat has utime and stime") * 10)
 }
 
 /// What the benchmark binaries share: one WeChat account and the gateway configured for it.
