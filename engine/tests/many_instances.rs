@@ -326,10 +326,20 @@ async fn three_instances_serve_thirty_users_through_a_kill_and_a_stop() {
     assert_eq!(owners.len(), 64);
     assert!(owners.iter().all(|o| *o == me), "{owners:?}");
     assert!(metric(survivor, "switchboard_cluster_takeovers_total").await >= 64 / 3);
-    assert_eq!(
-        metric(survivor, "switchboard_cluster_shards_served").await,
-        64
-    );
+    // A shard taken last (one no chat of this test lives on) is held but serves only after its
+    // takeover wait: held at once, served within the wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = metric(survivor, "switchboard_cluster_shards_served").await;
+        if served == 64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{served} of 64 shards served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Returns at a moment when every session's `Messages` poll is held at the simulator and
