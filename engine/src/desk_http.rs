@@ -26,6 +26,10 @@ use hyper_util::rt::TokioExecutor;
 /// Idle connections kept for reuse, per desk host.
 pub const MAX_IDLE: usize = 1024;
 
+/// Bytes read from a desk connection at a time. Hyper's adaptive default starts at 8 KiB and
+/// every held long poll keeps its buffer; desk answers are a few KiB, read in pieces if longer.
+pub const READ_BUFFER: usize = 2048;
+
 /// How long an idle connection is kept.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -46,5 +50,6 @@ pub fn client() -> DeskHttp {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(IDLE_TIMEOUT)
         .pool_max_idle_per_host(MAX_IDLE)
+        .http1_read_buf_exact_size(READ_BUFFER)
         .build(connector)
 }

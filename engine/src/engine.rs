@@ -249,7 +249,7 @@ impl Engine {
     pub async fn stop_shard(&self, shard: u16) {
         let handles = self.inner.registry.take(|chat| chat.shard() == shard);
         for handle in &handles {
-            let _ = handle.commands.send(Command::Stop).await;
+            let _ = handle.commands.send(Box::new(Command::Stop)).await;
         }
         for handle in handles {
             handle.commands.closed().await;
@@ -427,7 +427,7 @@ impl Engine {
         let (reply, answer) = oneshot::channel();
         handle
             .commands
-            .send(command(reply))
+            .send(Box::new(command(reply)))
             .await
             .map_err(|_| EngineError::Driver(DriverError::Stopped))?;
         answer
@@ -495,7 +495,7 @@ impl Engine {
             .closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
         for handle in self.inner.registry.drain() {
-            let _ = handle.commands.send(Command::Stop).await;
+            let _ = handle.commands.send(Box::new(Command::Stop)).await;
         }
         let tasks = std::mem::take(&mut lock(&self.inner.tasks).handles);
         for task in tasks {
@@ -509,7 +509,9 @@ impl Engine {
         if self.closing() {
             return false;
         }
-        let (commands, commands_rx) = mpsc::channel(64);
+        // Boxed: a channel allocates its first block of 32 slots at once, and 32 commands inline
+        // were 3 KiB per chat; 32 boxes are 256 bytes.
+        let (commands, commands_rx) = mpsc::channel::<Box<Command>>(64);
         let initial = match &machine {
             DeskMachine::LiveAgent(session) => session.state(),
             DeskMachine::Enhanced(chat) => crate::driver::state_of(chat),
@@ -529,7 +531,7 @@ impl Engine {
                     self.inner.registry.remove(&chat);
                     return false;
                 };
-                let driver = Driver::new(
+                let driver = Box::new(Driver::new(
                     chat.clone(),
                     session,
                     client,
@@ -537,7 +539,7 @@ impl Engine {
                     shared,
                     commands_rx,
                     state_tx,
-                );
+                ));
                 Box::pin(async move {
                     let _ = driver.run().await;
                 })
@@ -547,7 +549,7 @@ impl Engine {
                     self.inner.registry.remove(&chat);
                     return false;
                 };
-                let driver = EnhancedDriver::new(
+                let driver = Box::new(EnhancedDriver::new(
                     chat.clone(),
                     machine,
                     client,
@@ -555,7 +557,7 @@ impl Engine {
                     shared,
                     commands_rx,
                     state_tx,
-                );
+                ));
                 Box::pin(async move {
                     let _ = driver.run().await;
                 })

@@ -12,7 +12,7 @@ use crate::store::ChatId;
 /// How to reach a running driver.
 #[derive(Debug, Clone)]
 pub(crate) struct DriverHandle {
-    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Box<Command>>,
     pub(crate) state: watch::Receiver<StateKind>,
 }
 

@@ -24,7 +24,7 @@ pub(crate) struct EnhancedDriver {
     client: EnhancedClient,
     next_event: u64,
     shared: Arc<Shared>,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Box<Command>>,
     inputs_tx: mpsc::UnboundedSender<Input>,
     inputs: mpsc::UnboundedReceiver<Input>,
     /// REST requests and stream connections in flight.
@@ -56,7 +56,7 @@ impl EnhancedDriver {
         client: EnhancedClient,
         next_event: u64,
         shared: Arc<Shared>,
-        commands: mpsc::Receiver<Command>,
+        commands: mpsc::Receiver<Box<Command>>,
         state: watch::Sender<StateKind>,
     ) -> EnhancedDriver {
         let (inputs_tx, inputs) = mpsc::unbounded_channel();
@@ -76,7 +76,8 @@ impl EnhancedDriver {
         }
     }
 
-    pub(crate) async fn run(mut self) -> Result<StateKind, DriverError> {
+    /// Boxed, as the Live Agent driver's `run` (the task's future holds it once).
+    pub(crate) async fn run(mut self: Box<Self>) -> Result<StateKind, DriverError> {
         let span = info_span!("enhanced_chat", chat = %self.chat);
         async move {
             let result = self.drive().await;
@@ -111,7 +112,7 @@ impl EnhancedDriver {
                 () = sleep_until(wake), if wake.is_some() => {
                     let _ = self.machine.handle(Input::Timeout, clock::now());
                 }
-                command = self.commands.recv() => match command {
+                command = self.commands.recv() => match command.map(|c| *c) {
                     Some(Command::Desk(request, done, reply)) => {
                         self.on_request(request, done, reply).await?;
                     }

@@ -28,7 +28,7 @@ pub(crate) struct Driver {
     client: LiveAgentClient,
     next_event: u64,
     shared: Arc<Shared>,
-    commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Box<Command>>,
     answers_tx: mpsc::UnboundedSender<Answer>,
     answers: mpsc::UnboundedReceiver<Answer>,
     in_flight: HashMap<RequestId, (Resource, AbortHandle)>,
@@ -45,7 +45,7 @@ impl Driver {
         client: LiveAgentClient,
         next_event: u64,
         shared: Arc<Shared>,
-        commands: mpsc::Receiver<Command>,
+        commands: mpsc::Receiver<Box<Command>>,
         state: watch::Sender<StateKind>,
     ) -> Driver {
         let (answers_tx, answers) = mpsc::unbounded_channel();
@@ -66,7 +66,9 @@ impl Driver {
     }
 
     /// Runs until the session ends, a stop is asked for, or the store fails.
-    pub(crate) async fn run(mut self) -> Result<StateKind, DriverError> {
+    /// Boxed, so that the task's future holds the driver once, behind a pointer, however many
+    /// of its await points keep it alive (inline it was stored several times over).
+    pub(crate) async fn run(mut self: Box<Self>) -> Result<StateKind, DriverError> {
         let span = info_span!("session", chat = %self.chat);
         async move {
             let result = self.drive().await;
@@ -113,7 +115,7 @@ impl Driver {
                     // Cannot fail: Timeout is legal in every state.
                     let _ = self.session.handle(Input::Timeout, clock::now());
                 }
-                command = self.commands.recv() => match command {
+                command = self.commands.recv() => match command.map(|c| *c) {
                     Some(Command::Desk(request, done, reply)) => {
                         let command = Command::Visitor(VisitorAction::from(request), done, reply);
                         self.on_visitor(command).await?;
