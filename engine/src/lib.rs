@@ -36,6 +36,7 @@
 //! | [`store`] | the typed [`Store`] trait (units of work), sled, PostgreSQL (feature `postgres`) and in-memory stores, the conformance suite; versioned bincode records |
 //! | [`liveagent_client`] | the pooled HTTP/HTTPS Live Agent client |
 //! | [`enhanced_client`] | the Enhanced Chat client: REST requests and event streams |
+//! | [`desk_http`] | the pooled HTTP client under both: idle connections capped, small read buffer |
 //! | [`identity`] | signing verified users' identity tokens for Enhanced Chat |
 //! | [`bridge`] | routing to one owner task per conversation; webhooks; performing queued actions |
 //! | [`http`] | the public (webhook) and admin listeners |
