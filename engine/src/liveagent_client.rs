@@ -1,5 +1,5 @@
 //! The HTTP client for the Live Agent visitor API: one pooled hyper client for every session
-//! ([`desk_http`](crate::desk_http)), HTTPS for real orgs and plain HTTP for the simulator. It performs a
+//! ([`crate::desk_http`]), HTTPS for real orgs and plain HTTP for the simulator. It performs a
 //! [`LiveAgentRequest`] and reports the status and body, or a [`TransportFailure`].
 
 use std::time::Duration;
@@ -60,7 +60,7 @@ pub struct LiveAgentClient {
 }
 
 impl LiveAgentClient {
-    /// A client for `endpoint` ([`desk_http::client`](crate::desk_http::client)).
+    /// A client for `endpoint` ([`crate::desk_http::client`]).
     pub fn new(endpoint: Endpoint) -> LiveAgentClient {
         LiveAgentClient {
             endpoint,
