@@ -1,6 +1,6 @@
 //! One of several instances on one PostgreSQL database (`[store] shared = true`): the task that
 //! holds this instance's shards. Every `lease / 3` it renews what it holds, reads every lease
-//! and the instances alive, follows [`switchboard_core::cluster::plan`] (take free or lapsed
+//! and the instances alive, follows [`switchboard_core::cluster::plan()`] (take free or lapsed
 //! shards up to a fair share, hand over above it), and serves the shards it holds:
 //!
 //! - **Taking a shard** raises its epoch. If it had an owner, a poll that owner opened may still

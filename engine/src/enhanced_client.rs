@@ -1,7 +1,7 @@
 //! The HTTP side of Enhanced Chat: one pooled hyper client (HTTPS with rustls for real orgs,
 //! plain HTTP for the simulator) performing the machine's REST requests, and one task per
 //! event stream that reads `text/event-stream` frames through the core's
-//! [`SseParser`](switchboard_core::enhanced::sse::SseParser) and reports each event as an
+//! [`SseParser`] and reports each event as an
 //! [`Input`]. No protocol decision is made here.
 
 use std::sync::Arc;
