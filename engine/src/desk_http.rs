@@ -1,5 +1,6 @@
-//! The HTTP client under both agent-desk clients: hyper's pooled HTTP/1.1
-//! client, HTTPS (rustls, webpki roots) for real orgs and plain HTTP for the simulators.
+//! The HTTP client under both agent-desk clients: hyper's pooled HTTP/1.1 client, HTTPS
+//! (rustls, webpki roots) for real orgs and plain HTTP for the simulators. Per connection it
+//! reads [`READ_BUFFER`] bytes at a time, since every chat keeps one connection waiting.
 //!
 //! Every chat holds one connection open for its long poll or event stream, so the pool has no
 //! cap on connections in use; what it caps is connections kept *idle*. A burst (thousands of
