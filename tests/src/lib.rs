@@ -172,7 +172,9 @@ pub fn process_cpu(pid: u32) -> Duration {
 
 /// What the benchmark binaries share: one WeChat account and the gateway configured for it.
 pub mod bench {
-    use std::path::Path;
+    use std::io::{BufRead, BufReader, Write};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
     use switchboard_core::model::server::Knobs;
     use switchboard_engine::simulated::{self, Simulated};
@@ -216,5 +218,73 @@ pub mod bench {
     /// The secrets that go with [`gateway`].
     pub fn secrets() -> std::collections::BTreeMap<String, String> {
         simulated::secrets("bench-admin", APP_SECRET, TOKEN, AES_KEY)
+    }
+
+    /// The path of binary `name` beside the running one (the benchmarks' sibling processes).
+    pub fn sibling(name: &str) -> PathBuf {
+        let me = std::env::current_exe().expect("own path");
+        me.with_file_name(name)
+    }
+
+    /// The `la-sim` process and its command lines (see `la_sim.rs`).
+    #[derive(Debug)]
+    pub struct LaSim {
+        child: Child,
+        commands: ChildStdin,
+        answers: BufReader<ChildStdout>,
+        /// Its base URL.
+        pub url: String,
+    }
+
+    impl LaSim {
+        /// Starts `la-sim` with `args` and reads the URL it prints first.
+        pub fn start(args: &[&str]) -> LaSim {
+            let mut child = Command::new(sibling("la-sim"))
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect(
+                    "la-sim starts (build it: cargo build --release -p switchboard-tests --bins)",
+                );
+            let commands = child.stdin.take().expect("stdin");
+            let mut answers = BufReader::new(child.stdout.take().expect("stdout"));
+            let mut url = String::new();
+            answers
+                .read_line(&mut url)
+                .expect("the simulator prints its URL");
+            LaSim {
+                child,
+                commands,
+                answers,
+                url: url.trim().to_owned(),
+            }
+        }
+
+        /// Its process id.
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        /// Sends one command; its answer's words after the first.
+        pub fn ask(&mut self, command: &str) -> Vec<String> {
+            writeln!(self.commands, "{command}").expect("command sent");
+            self.commands.flush().expect("command sent");
+            let mut line = String::new();
+            self.answers.read_line(&mut line).expect("answer read");
+            line.split_whitespace().skip(1).map(str::to_owned).collect()
+        }
+
+        /// `(sessions, established, polling)`.
+        pub fn status(&mut self) -> (usize, usize, usize) {
+            let words = self.ask("status");
+            let n = |i: usize| words.get(i).and_then(|w| w.parse().ok()).unwrap_or(0);
+            (n(0), n(2), n(4))
+        }
+
+        pub fn stop(mut self) {
+            drop(self.commands);
+            let _ = self.child.wait();
+        }
     }
 }

@@ -26,6 +26,7 @@ mod memory;
 mod postgres;
 pub mod push_log;
 pub mod records;
+mod sled_intents;
 mod sled_store;
 
 use async_trait::async_trait;

@@ -1,19 +1,20 @@
 //! The sled implementation of [`Store`], the embedded default. Trees: `sessions` (chat →
 //! session record), `outbox` (chat `\0` seq → event), `conversations` (id → record), `actions`
 //! (conversation `\0` lane seq → action), `inbox` (webhook key → arrival ms) and `meta` (the
-//! schema version; a newer one is refused). A unit of work is one sled transaction over the
-//! trees it touches; durability is the batched blocking flush of [`Flusher`].
+//! schema version; a newer one is refused), and `intents` (units of work being applied). A unit
+//! of work over several trees is made atomic by [`sled_intents`](super::sled_intents), not by a
+//! sled transaction; removals that may stop half way (acknowledged outbox events, old webhook
+//! keys) are plain removes. Durability is the batched blocking flush of [`Flusher`].
 
 use std::path::Path;
 
 use async_trait::async_trait;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use tracing::error;
+use tracing::{error, info};
 
 use super::decode;
 use super::envelope::encode;
 use super::flusher::Flusher;
+use super::sled_intents::{self, Intents, Table, Trees, Write};
 use super::{
     Action, ActionId, ChatId, ConversationId, ConversationRecord, ConversationUnit, Lane,
     OutboxEntry, OutboxEvent, SessionRecord, Store, StoreError, WebhookKey,
@@ -28,11 +29,8 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 #[derive(Debug, Clone)]
 pub struct SledStore {
     db: sled::Db,
-    sessions: sled::Tree,
-    outbox: sled::Tree,
-    conversations: sled::Tree,
-    actions: sled::Tree,
-    inbox: sled::Tree,
+    trees: Trees,
+    intents: Intents,
     flusher: Flusher,
 }
 
@@ -64,12 +62,23 @@ impl SledStore {
                     .map_err(io)?;
             }
         }
-        Ok(SledStore {
+        let trees = Trees {
             sessions: db.open_tree("sessions").map_err(io)?,
             outbox: db.open_tree("outbox").map_err(io)?,
             conversations: db.open_tree("conversations").map_err(io)?,
             actions: db.open_tree("actions").map_err(io)?,
             inbox: db.open_tree("inbox").map_err(io)?,
+        };
+        let (intents, replayed) = sled_intents::replay(&db, &trees)?;
+        if replayed > 0 {
+            info!(
+                units = replayed,
+                "applied the units of work a stop had left unfinished"
+            );
+        }
+        Ok(SledStore {
+            trees,
+            intents,
             flusher: Flusher::start(),
             db,
         })
@@ -117,14 +126,11 @@ fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-fn failed(e: TransactionError<()>) -> StoreError {
-    StoreError::Io(format!("{e:?}"))
-}
-
 #[async_trait]
 impl Store for SledStore {
     fn load_sessions(&self) -> Result<Vec<(ChatId, SessionRecord)>, StoreError> {
-        self.sessions
+        self.trees
+            .sessions
             .iter()
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
@@ -142,41 +148,47 @@ impl Store for SledStore {
         done: Option<&ActionId>,
     ) -> Result<(), StoreError> {
         let first = record.next_event.saturating_sub(events.len() as u64);
-        let record_bytes = encode(record)?;
-        let event_bytes: Vec<(Vec<u8>, Vec<u8>)> = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| Ok((outbox_key(chat, first + i as u64), encode(event)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let done = done.map(action_key);
-        (&self.sessions, &self.outbox, &self.actions)
-            .transaction(|(sessions, outbox, actions)| {
-                sessions.insert(chat.0.as_bytes(), record_bytes.as_slice())?;
-                for (key, value) in &event_bytes {
-                    outbox.insert(key.as_slice(), value.as_slice())?;
-                }
-                if let Some(done) = &done {
-                    actions.remove(done.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(failed)
+        let mut writes = Vec::with_capacity(events.len() + 2);
+        // The events before the record that counts them: a reader never finds the record ahead.
+        for (i, event) in events.iter().enumerate() {
+            writes.push(Write::Put {
+                table: Table::Outbox,
+                key: outbox_key(chat, first + i as u64),
+                value: encode(event)?,
+            });
+        }
+        writes.push(Write::Put {
+            table: Table::Sessions,
+            key: chat.0.as_bytes().to_vec(),
+            value: encode(record)?,
+        });
+        if let Some(done) = done {
+            writes.push(Write::Delete {
+                table: Table::Actions,
+                key: action_key(done),
+            });
+        }
+        self.intents.apply(&self.trees, &writes)
     }
 
     fn load_session(&self, chat: &ChatId) -> Result<Option<SessionRecord>, StoreError> {
-        match self.sessions.get(chat.0.as_bytes()).map_err(io)? {
+        match self.trees.sessions.get(chat.0.as_bytes()).map_err(io)? {
             Some(bytes) => Ok(Some(decode::session(&bytes)?)),
             None => Ok(None),
         }
     }
 
     fn has_session(&self, chat: &ChatId) -> Result<bool, StoreError> {
-        self.sessions.contains_key(chat.0.as_bytes()).map_err(io)
+        self.trees
+            .sessions
+            .contains_key(chat.0.as_bytes())
+            .map_err(io)
     }
 
     fn outbox(&self, chat: &ChatId) -> Result<Vec<OutboxEntry>, StoreError> {
         let prefix = outbox_prefix(chat);
-        self.outbox
+        self.trees
+            .outbox
             .scan_prefix(&prefix)
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
@@ -191,29 +203,43 @@ impl Store for SledStore {
     }
 
     fn ack_outbox(&self, chat: &ChatId, seq: u64) -> Result<(), StoreError> {
+        // Plain removes, oldest first: should a stop cut them short, the conversation's record
+        // says which events it has taken, and the rest go with the next acknowledgement.
         let start = outbox_key(chat, 0);
         let end = outbox_key(chat, seq);
-        let mut batch = sled::Batch::default();
-        for item in self.outbox.range(start..=end) {
-            let (key, _) = item.map_err(io)?;
-            batch.remove(key);
+        let acked: Vec<sled::IVec> = self
+            .trees
+            .outbox
+            .range(start..=end)
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        for key in acked {
+            self.trees.outbox.remove(key).map_err(io)?;
         }
-        self.outbox.apply_batch(batch).map_err(io)
+        Ok(())
     }
 
     fn remove_session(&self, chat: &ChatId) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for item in self.outbox.scan_prefix(outbox_prefix(chat)) {
-            let (key, _) = item.map_err(io)?;
-            batch.remove(key);
+        // The events first: a session found without its record is not resumed, so what a stop
+        // left half removed is the record and maybe some events (removed at the next end).
+        let events: Vec<sled::IVec> = self
+            .trees
+            .outbox
+            .scan_prefix(outbox_prefix(chat))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        for key in events {
+            self.trees.outbox.remove(key).map_err(io)?;
         }
-        self.outbox.apply_batch(batch).map_err(io)?;
-        self.sessions.remove(chat.0.as_bytes()).map_err(io)?;
+        self.trees.sessions.remove(chat.0.as_bytes()).map_err(io)?;
         Ok(())
     }
 
     fn load_conversations(&self) -> Result<Vec<(ConversationId, ConversationRecord)>, StoreError> {
-        self.conversations
+        self.trees
+            .conversations
             .iter()
             .map(|item| {
                 let (key, value) = item.map_err(io)?;
@@ -224,28 +250,33 @@ impl Store for SledStore {
     }
 
     fn commit_conversation(&self, unit: &ConversationUnit<'_>) -> Result<(), StoreError> {
-        let record = encode(unit.record)?;
-        let queued: Vec<(Vec<u8>, Vec<u8>)> = unit
-            .enqueue
-            .iter()
-            .map(|(id, action)| Ok((action_key(id), encode(action)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let done = unit.done.as_ref().map(action_key);
-        (&self.conversations, &self.actions, &self.inbox)
-            .transaction(|(conversations, actions, inbox)| {
-                conversations.insert(unit.id.0.as_bytes(), record.as_slice())?;
-                for (key, value) in &queued {
-                    actions.insert(key.as_slice(), value.as_slice())?;
-                }
-                if let Some((key, at)) = &unit.seen {
-                    inbox.insert(key.0.as_bytes(), &at.to_be_bytes())?;
-                }
-                if let Some(done) = &done {
-                    actions.remove(done.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(failed)
+        let mut writes = Vec::with_capacity(unit.enqueue.len() + 3);
+        writes.push(Write::Put {
+            table: Table::Conversations,
+            key: unit.id.0.as_bytes().to_vec(),
+            value: encode(unit.record)?,
+        });
+        for (id, action) in &unit.enqueue {
+            writes.push(Write::Put {
+                table: Table::Actions,
+                key: action_key(id),
+                value: encode(action)?,
+            });
+        }
+        if let Some((key, at)) = &unit.seen {
+            writes.push(Write::Put {
+                table: Table::Inbox,
+                key: key.0.as_bytes().to_vec(),
+                value: at.to_be_bytes().to_vec(),
+            });
+        }
+        if let Some(done) = &unit.done {
+            writes.push(Write::Delete {
+                table: Table::Actions,
+                key: action_key(done),
+            });
+        }
+        self.intents.apply(&self.trees, &writes)
     }
 
     fn first_action(
@@ -254,7 +285,7 @@ impl Store for SledStore {
         lane: Lane,
     ) -> Result<Option<(ActionId, Action)>, StoreError> {
         let prefix = lane_prefix(conversation, lane);
-        for item in self.actions.scan_prefix(&prefix) {
+        for item in self.trees.actions.scan_prefix(&prefix) {
             let (key, value) = item.map_err(io)?;
             let seq = <[u8; 8]>::try_from(&key[prefix.len()..])
                 .map(u64::from_be_bytes)
@@ -270,7 +301,7 @@ impl Store for SledStore {
                 }
                 Err(e) => {
                     error!(%conversation, seq, error = %e, "undecodable action dropped");
-                    self.actions.remove(&key).map_err(io)?;
+                    self.trees.actions.remove(&key).map_err(io)?;
                 }
             }
         }
@@ -283,21 +314,27 @@ impl Store for SledStore {
         lane: Lane,
     ) -> Result<usize, StoreError> {
         Ok(self
+            .trees
             .actions
             .scan_prefix(lane_prefix(conversation, lane))
             .count())
     }
 
     fn remove_action(&self, id: &ActionId) -> Result<(), StoreError> {
-        self.actions.remove(action_key(id)).map(|_| ()).map_err(io)
+        self.trees
+            .actions
+            .remove(action_key(id))
+            .map(|_| ())
+            .map_err(io)
     }
 
     fn webhook_seen(&self, key: &WebhookKey) -> Result<bool, StoreError> {
-        self.inbox.contains_key(key.0.as_bytes()).map_err(io)
+        self.trees.inbox.contains_key(key.0.as_bytes()).map_err(io)
     }
 
     fn prune_webhook_keys(&self, before_ms: u64) -> Result<usize, StoreError> {
         let old: Vec<sled::IVec> = self
+            .trees
             .inbox
             .iter()
             .filter_map(Result::ok)
@@ -306,11 +343,9 @@ impl Store for SledStore {
             })
             .map(|(key, _)| key)
             .collect();
-        let mut batch = sled::Batch::default();
         for key in &old {
-            batch.remove(key.clone());
+            self.trees.inbox.remove(key).map_err(io)?;
         }
-        self.inbox.apply_batch(batch).map_err(io)?;
         Ok(old.len())
     }
 

@@ -6,13 +6,17 @@
 //! of connections. Reports requests/s, p50 and p99 latency, and the gateway's ratio to the
 //! baseline.
 //!
+//! By default every user's chat is established first (one push each, the agent accepts them
+//! all), so each measured push also goes on to the Live Agent simulator as a `ChatMessage`;
+//! after the run the bench waits for the simulator to have every accepted push and reports
+//! how many arrived, how many twice, and how long the gateway took to drain. `--queued` leaves
+//! the chats waiting for an agent instead (the gateway keeps the texts; nothing goes out).
+//!
 //! `cargo run --release -p switchboard-tests --bin bench-ingest -- [--connections 32]
-//! [--seconds 10] [--users 1000]` (the Live Agent simulator runs as its own process, `la-sim`,
-//! built by the same command).
+//! [--seconds 10] [--users 1000] [--queued]` (the Live Agent simulator runs as its own process,
+//! `la-sim`, built by the same command).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +29,7 @@ use switchboard_core::model::server::Knobs;
 use switchboard_engine::app::App;
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, PushMode, WeChatApiSim, WeChatUser};
-use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, TOKEN};
+use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, LaSim, TOKEN};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,21 +43,15 @@ fn main() {
     let connections = flag("--connections", 32);
     let seconds = flag("--seconds", 10) as u64;
     let users = flag("--users", 1_000);
+    let queued = args.iter().any(|a| a == "--queued");
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let mut la_sim = Command::new(sibling("la-sim"))
-        .args(["--hold-ms", "30000"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("la-sim starts (build it: cargo build --release -p switchboard-tests --bins)");
-    let mut la_url = String::new();
-    BufReader::new(la_sim.stdout.take().expect("stdout"))
-        .read_line(&mut la_url)
-        .expect("the simulator prints its URL");
+    let mut la = LaSim::start(&["--hold-ms", "30000"]);
+    let la_url = la.url.clone();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async move {
+    let accepted = runtime.block_on(async {
+        let chats = if queued { "waiting for an agent" } else { "established" };
         println!(
-            "ingest: {connections} connections, {seconds} s per run, {users} users, safe-mode text pushes"
+            "ingest: {connections} connections, {seconds} s per run, {users} users (chats {chats}), safe-mode text pushes"
         );
         let bare = bare_server().await;
         let pushes = Arc::new(vec![Request::POST_SUCCESS; 1]);
@@ -65,14 +63,20 @@ fn main() {
             .expect("WeChat simulator");
         let dir = tempfile::tempdir().expect("temp dir");
         let knobs = Knobs::default();
-        let config = bench::gateway(la_url.trim(), &knobs, wechat.base_url(), dir.path(), 200)
+        let config = bench::gateway(&la_url, &knobs, wechat.base_url(), dir.path(), 200)
             .config()
             .expect("configuration");
         let secrets = bench::secrets();
         let app = App::start(&config, &secrets).await.expect("gateway starts");
-        // Enough distinct pushes that none repeats within the run.
+        // Enough distinct pushes that none repeats within the run, after one per user to open
+        // the chats.
         let expected = (baseline.per_sec as usize / 4).max(5_000) * seconds as usize;
-        let pushes = Arc::new(make_pushes(&wechat, users, expected.min(400_000)));
+        let all = make_pushes(&wechat, users, users + expected.min(400_000));
+        let (first, measured) = all.split_at(users);
+        let opened = load_all(app.public_addr(), first.to_vec(), connections).await;
+        assert_eq!(opened, users, "every user's first push is accepted");
+        open_chats(&mut la, users, !queued);
+        let pushes = Arc::new(measured.to_vec());
         let gateway = load(
             app.public_addr(),
             "/channels/wechat",
@@ -85,10 +89,76 @@ fn main() {
         if gateway.completed >= pushes.len() {
             println!("(every prepared push was sent: raise the count for a longer run)");
         }
+        if !queued {
+            drained(&mut la, users + gateway.completed - gateway.errors);
+        }
         let _ = app.shutdown().await;
+        gateway.completed
     });
-    drop(la_sim.stdin.take());
-    let _ = la_sim.wait();
+    drop(runtime);
+    let _ = accepted;
+    la.stop();
+}
+
+/// Waits until every user's chat is at the simulator (waiting for an agent); with `accept`,
+/// has the agent accept them all and waits until each is established and polled.
+fn open_chats(la: &mut LaSim, users: usize, accept: bool) {
+    let started = Instant::now();
+    let patience = Duration::from_secs(120);
+    let words = |la: &mut LaSim| -> Vec<usize> {
+        la.ask("status")
+            .iter()
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    };
+    // `sessions N established E polling P waiting W`
+    while words(la).get(3).copied().unwrap_or(0) < users {
+        assert!(
+            started.elapsed() < patience,
+            "the chats never all reached the desk"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !accept {
+        return;
+    }
+    la.ask("accept");
+    loop {
+        let status = words(la);
+        if status.get(1) == Some(&users) && status.get(2) == Some(&users) {
+            break;
+        }
+        assert!(
+            started.elapsed() < patience,
+            "the chats never all established"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The agent's join reaches each conversation with the poll's answer.
+    std::thread::sleep(Duration::from_millis(500));
+    println!(
+        "   set-up: {users} chats established in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Waits (up to 60 s) for the simulator to hold `expected` visitor texts; reports what came.
+fn drained(la: &mut LaSim, expected: usize) {
+    let started = Instant::now();
+    let (total, distinct) = loop {
+        let words = la.ask("texts");
+        let n = |i: usize| words.get(i).and_then(|w| w.parse().ok()).unwrap_or(0usize);
+        let (total, distinct) = (n(0), n(1));
+        if total >= expected || started.elapsed() > Duration::from_secs(60) {
+            break (total, distinct);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!(
+        "     desk: {distinct} of {expected} accepted texts arrived, {} twice; drained {:.2} s after the run",
+        total - distinct,
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// One prepared request: query string and body.
@@ -134,6 +204,61 @@ fn make_pushes(wechat: &WeChatApiSim, users: usize, count: usize) -> Vec<Request
         .collect()
 }
 
+/// Sends each of `requests` once over `connections` keep-alive connections; how many got 200.
+async fn load_all(addr: SocketAddr, requests: Vec<Request>, connections: usize) -> usize {
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (next, requests) = (next.clone(), requests.clone());
+        workers.spawn(async move {
+            let mut sender = connect(addr).await;
+            let mut ok = 0;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let Some(prepared) = requests.get(n) else {
+                    return ok;
+                };
+                if let Ok(response) = sender
+                    .send_request(post("/channels/wechat", prepared))
+                    .await
+                {
+                    ok += usize::from(response.status() == 200);
+                    let _ = response.into_body().collect().await;
+                }
+            }
+        });
+    }
+    workers.join_all().await.into_iter().sum()
+}
+
+/// One keep-alive connection to `addr`.
+async fn connect(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// The webhook request for `prepared` at `path`.
+fn post(path: &str, prepared: &Request) -> http::Request<Full<Bytes>> {
+    let uri = if prepared.query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", prepared.query)
+    };
+    http::Request::post(uri)
+        .header("host", "bench")
+        .header("content-type", "text/xml")
+        .body(Full::new(prepared.body.clone()))
+        .expect("request")
+}
+
 struct Outcome {
     completed: usize,
     errors: usize,
@@ -158,28 +283,11 @@ async fn load(
     for _ in 0..connections {
         let (next, requests, path) = (next.clone(), requests.clone(), path.to_owned());
         workers.spawn(async move {
-            let stream = tokio::net::TcpStream::connect(addr)
-                .await
-                .expect("connects");
-            let _ = stream.set_nodelay(true);
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .expect("handshake");
-            tokio::spawn(conn);
+            let mut sender = connect(addr).await;
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             while Instant::now() < deadline {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                let prepared = &requests[n % requests.len()];
-                let uri = if prepared.query.is_empty() {
-                    path.clone()
-                } else {
-                    format!("{path}?{}", prepared.query)
-                };
-                let request = http::Request::post(uri)
-                    .header("host", "bench")
-                    .header("content-type", "text/xml")
-                    .body(Full::new(prepared.body.clone()))
-                    .expect("request");
+                let request = post(&path, &requests[n % requests.len()]);
                 let sent = Instant::now();
                 match sender.send_request(request).await {
                     Ok(response) => {
@@ -255,9 +363,4 @@ async fn bare_server() -> SocketAddr {
         }
     });
     addr
-}
-
-fn sibling(name: &str) -> std::path::PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.with_file_name(name)
 }

@@ -18,10 +18,8 @@
 //! [--sessions 10000] [--data-dir DIR]` (`--data-dir` puts the store there, e.g. on tmpfs,
 //! instead of a temporary directory next to the system's others).
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -35,70 +33,13 @@ use switchboard_engine::config::Config;
 use switchboard_engine::{EngineError, SledStore, Store, StoreError};
 use switchboard_sim::wechat::state::ApiConfig;
 use switchboard_sim::wechat::{AccountSettings, Endpoint, PushMode, WeChatApiSim, WeChatUser};
-use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, TOKEN};
+use switchboard_tests::bench::{self, AES_KEY, APP_ID, APP_SECRET, LaSim, TOKEN};
 use switchboard_tests::process_cpu;
 
 /// Keep-alive connections the users' first pushes share.
 const PUSHERS: usize = 32;
 /// Longest wait for any one stage.
 const PATIENCE: Duration = Duration::from_secs(600);
-
-/// The `la-sim` process and its command lines (see `la_sim.rs`).
-struct LaSim {
-    child: Child,
-    commands: ChildStdin,
-    answers: BufReader<ChildStdout>,
-    url: String,
-}
-
-impl LaSim {
-    fn start() -> LaSim {
-        let mut child = Command::new(sibling("la-sim"))
-            .args(["--hold-ms", "30000"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("la-sim starts (build it: cargo build --release -p switchboard-tests --bins)");
-        let commands = child.stdin.take().expect("stdin");
-        let mut answers = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut url = String::new();
-        answers
-            .read_line(&mut url)
-            .expect("the simulator prints its URL");
-        LaSim {
-            child,
-            commands,
-            answers,
-            url: url.trim().to_owned(),
-        }
-    }
-
-    /// Sends one command; its answer's words after the first.
-    fn ask(&mut self, command: &str) -> Vec<String> {
-        writeln!(self.commands, "{command}").expect("command sent");
-        self.commands.flush().expect("command sent");
-        let mut line = String::new();
-        self.answers.read_line(&mut line).expect("answer read");
-        line.split_whitespace().skip(1).map(str::to_owned).collect()
-    }
-
-    /// `(sessions, established, polling)`.
-    fn status(&mut self) -> (usize, usize, usize) {
-        let words = self.ask("status");
-        let n = |i: usize| words.get(i).and_then(|w| w.parse().ok()).unwrap_or(0);
-        (n(0), n(2), n(4))
-    }
-
-    fn stop(mut self) {
-        drop(self.commands);
-        let _ = self.child.wait();
-    }
-}
-
-fn sibling(name: &str) -> PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.with_file_name(name)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -131,7 +72,7 @@ fn main() {
     // The Live Agent simulator runs as its own process (10,000 polls take as many descriptors
     // on each side); the WeChat simulator and the pushers get a runtime of their own, the
     // gateway the other.
-    let mut la = LaSim::start();
+    let mut la = LaSim::start(&["--hold-ms", "30000"]);
     let sim_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("sims")
@@ -245,7 +186,7 @@ fn main() {
         .expect("the simulator's clock");
     let recording = Instant::now();
     let tcp_before = tcp_counters();
-    let cpu_before = (process_cpu(std::process::id()), process_cpu(la.child.id()));
+    let cpu_before = (process_cpu(std::process::id()), process_cpu(la.pid()));
     let (app, restart_at, started, retries) = start_app(&gw_rt, &full, &secrets);
     let restart_ms = recording_ms + restart_at.duration_since(recording).as_secs_f64() * 1e3;
     let deadline = Instant::now() + PATIENCE;
@@ -261,7 +202,7 @@ fn main() {
         }
     };
     let tcp_after = tcp_counters();
-    let cpu_after = (process_cpu(std::process::id()), process_cpu(la.child.id()));
+    let cpu_after = (process_cpu(std::process::id()), process_cpu(la.pid()));
     let word = |i: usize| polled.get(i).copied().unwrap_or(f64::NAN);
     let (count, conflicts, others) = (word(0), word(1), word(2));
     // First polls after the start: min, p10, p25, p50, p75, p90, p99, max.

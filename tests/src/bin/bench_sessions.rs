@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use switchboard_core::model::server::Knobs;
 use switchboard_core::session::{SessionConfig, StateKind};
 use switchboard_engine::{ChatId, Engine};
-use switchboard_tests::process_cpu;
+use switchboard_tests::{bench, process_cpu};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -88,7 +88,7 @@ struct Row {
 }
 
 fn run(n: usize, hold_ms: u64, measure_secs: u64) -> Row {
-    let mut sim = Command::new(sibling("la-sim"))
+    let mut sim = Command::new(bench::sibling("la-sim"))
         .args(["--hold-ms", &hold_ms.to_string(), "--auto-accept"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -173,11 +173,6 @@ fn run(n: usize, hold_ms: u64, measure_secs: u64) -> Row {
     drop(sim.stdin.take());
     let _ = sim.wait();
     row
-}
-
-fn sibling(name: &str) -> std::path::PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.with_file_name(name)
 }
 
 fn rss_bytes() -> u64 {

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `accept` | `accepted N`: an agent accepted every chat waiting now |
 //! | `status` | `sessions N established E polling P waiting W` |
+//! | `texts` | `texts N DISTINCT`: the visitor texts agents have received, all sessions together, and how many of them differ |
 //! | `record` | `recording MS`: requests are recorded from now on; MS is the simulator's clock |
 //! | `first-polls` | `first-polls K CONFLICTS OTHERS MIN P10 P25 P50 P75 P90 P99 MAX`: of the recorded requests, K session keys sent a `Messages` poll; CONFLICTS polls were answered 409, OTHERS requests were not polls; then when the keys' first polls arrived, as quantiles (the clock of `record`, whole milliseconds) |
 //!
@@ -109,6 +110,15 @@ fn command(control: &AgentControl, clock: Instant, command: &str) -> String {
                 "sessions {} established {established} polling {polling} waiting {waiting}",
                 sessions.len()
             )
+        }
+        "texts" => {
+            let mut texts = std::collections::HashSet::new();
+            let mut total = 0usize;
+            for session in control.sessions() {
+                total += session.visitor_texts.len();
+                texts.extend(session.visitor_texts);
+            }
+            format!("texts {total} {}", texts.len())
         }
         "record" => {
             control.set_knobs(Knobs {
