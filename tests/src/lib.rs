@@ -16,6 +16,11 @@
 //! | `src/bin/bench_*.rs` | the benchmarks (README, Performance): sessions, ingest, relay, restart |
 //! | `src/bin/engine_child.rs`, `la_sim.rs` | a killable engine process and a standalone Live Agent simulator |
 
+/// The shipped binary's allocator, for every test and benchmark that runs the engine in
+/// this crate's processes (see `engine/src/bin/switchboard/main.rs`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::time::Duration;
 
 use switchboard_core::model::server::Knobs;

@@ -2,6 +2,12 @@
 
 use std::path::PathBuf;
 
+/// jemalloc, not glibc's malloc: with the runtime's, sled's and the blocking pool's threads
+/// allocating at once, glibc's arena locks put the gateway's threads to sleep (see README,
+/// Performance).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod check;
 mod demo;
 mod limits;
