@@ -262,7 +262,7 @@ impl Engine {
     }
 
     /// Like [`start_chat`](Self::start_chat); the new session is stored (and `done` removed
-    /// from the action queue in the same transaction) before its driver starts, so the hand-over
+    /// from the action queue in the same unit of work) before its driver starts, so the hand-over
     /// happens exactly once across a crash.
     pub async fn start_chat_once(
         &self,
@@ -281,7 +281,7 @@ impl Engine {
     }
 
     /// Starts a new chat at the configured desk (Enhanced Chat when set, else Live Agent),
-    /// stored with `done` removed in the same transaction before its driver starts.
+    /// stored with `done` removed in the same unit of work before its driver starts.
     pub async fn start_desk_chat_once(
         &self,
         chat: ChatId,
@@ -387,7 +387,7 @@ impl Engine {
     }
 
     /// Like [`visitor`](Self::visitor), also removing `done` from the action queue in the same
-    /// transaction that stores the action's effect (exactly-once hand-over from the bridge).
+    /// unit of work that stores the action's effect (exactly-once hand-over from the bridge).
     pub async fn visitor_once(
         &self,
         chat: &ChatId,
@@ -399,7 +399,7 @@ impl Engine {
     }
 
     /// Passes a request in the desk vocabulary to the chat, whichever desk runs it, removing
-    /// `done` from the action queue in the same transaction that stores its effect.
+    /// `done` from the action queue in the same unit of work that stores its effect.
     pub async fn desk_once(
         &self,
         chat: &ChatId,

@@ -29,7 +29,7 @@ use crate::store::{ActionId, ChatId, DeskSnapshot, OutboxEvent, SessionRecord, S
 #[derive(Debug)]
 pub(crate) enum Command {
     /// A Live Agent visitor action; answered once it is durable (or refused). The optional key
-    /// is removed from the bridge's action queue in the same transaction that stores the
+    /// is removed from the bridge's action queue in the same unit of work that stores the
     /// action's effect.
     Visitor(
         VisitorAction,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// jemalloc, not glibc's malloc: with the runtime's, sled's and the blocking pool's threads
 /// allocating at once, glibc's arena locks put the gateway's threads to sleep (see README,
 /// Performance).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
