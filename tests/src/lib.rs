@@ -280,11 +280,11 @@ pub mod bench {
             line.split_whitespace().skip(1).map(str::to_owned).collect()
         }
 
-        /// `(sessions, established, polling)`.
-        pub fn status(&mut self) -> (usize, usize, usize) {
+        /// `(sessions, established, polling, waiting)`.
+        pub fn status(&mut self) -> (usize, usize, usize, usize) {
             let words = self.ask("status");
             let n = |i: usize| words.get(i).and_then(|w| w.parse().ok()).unwrap_or(0);
-            (n(0), n(2), n(4))
+            (n(0), n(2), n(4), n(6))
         }
 
         pub fn stop(mut self) {

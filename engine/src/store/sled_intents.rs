@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use super::envelope::{decode_changed_in, encode};
+use super::sled_store::io;
 
 /// The trees a unit may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,12 +45,6 @@ pub(super) enum Write {
         table: Table,
         key: Vec<u8>,
     },
-}
-
-/// The stored intent: a unit's writes, in order.
-#[derive(Debug, Serialize, Deserialize)]
-struct Intent {
-    writes: Vec<Write>,
 }
 
 /// The trees, by [`Table`].
@@ -99,10 +94,8 @@ impl Intents {
             return trees.write(one);
         }
         let key = self.next.fetch_add(1, Ordering::Relaxed).to_be_bytes();
-        let intent = encode(&Intent {
-            writes: writes.to_vec(),
-        })?;
-        self.tree.insert(key, intent).map_err(io)?;
+        // The stored intent: the unit's writes, in order.
+        self.tree.insert(key, encode(&writes)?).map_err(io)?;
         for write in writes {
             trees.write(write)?;
         }
@@ -120,9 +113,9 @@ pub(super) fn replay(db: &sled::Db, trees: &Trees) -> Result<(Intents, usize), S
     for item in tree.iter() {
         let (key, value) = item.map_err(io)?;
         // Written by builds of format 3 on, in this one layout.
-        let intent = decode_changed_in::<Intent, Intent>(&value, 3)
+        let writes = decode_changed_in::<Vec<Write>, Vec<Write>>(&value, 3)
             .map_err(|e| StoreError::Corrupt(format!("an unfinished unit of work: {e}")))?;
-        for write in &intent.writes {
+        for write in &writes {
             trees.write(write)?;
         }
         tree.remove(&key).map_err(io)?;
@@ -139,10 +132,6 @@ pub(super) fn replay(db: &sled::Db, trees: &Trees) -> Result<(Intents, usize), S
         next: Arc::new(AtomicU64::new(last + 1)),
     };
     Ok((intents, replayed))
-}
-
-fn io(e: sled::Error) -> StoreError {
-    StoreError::Io(e.to_string())
 }
 
 #[cfg(test)]
@@ -185,10 +174,7 @@ mod tests {
                 },
                 put(Table::Inbox, "k", "at"),
             ];
-            let intent = encode(&Intent {
-                writes: writes.clone(),
-            })
-            .expect("encode");
+            let intent = encode(&writes).expect("encode");
             db.open_tree("intents")
                 .expect("tree")
                 .insert(7u64.to_be_bytes(), intent)

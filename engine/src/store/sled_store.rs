@@ -122,7 +122,19 @@ fn action_key(id: &ActionId) -> Vec<u8> {
     key
 }
 
-fn io(e: sled::Error) -> StoreError {
+/// Removes `keys` (collected first) from `tree` one by one; how many.
+fn remove_each(
+    tree: &sled::Tree,
+    keys: impl Iterator<Item = sled::Result<sled::IVec>>,
+) -> Result<usize, StoreError> {
+    let keys: Vec<sled::IVec> = keys.collect::<Result<_, _>>().map_err(io)?;
+    for key in &keys {
+        tree.remove(key).map_err(io)?;
+    }
+    Ok(keys.len())
+}
+
+pub(super) fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
@@ -207,32 +219,15 @@ impl Store for SledStore {
         // says which events it has taken, and the rest go with the next acknowledgement.
         let start = outbox_key(chat, 0);
         let end = outbox_key(chat, seq);
-        let acked: Vec<sled::IVec> = self
-            .trees
-            .outbox
-            .range(start..=end)
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        for key in acked {
-            self.trees.outbox.remove(key).map_err(io)?;
-        }
-        Ok(())
+        let outbox = &self.trees.outbox;
+        remove_each(outbox, outbox.range(start..=end).keys()).map(drop)
     }
 
     fn remove_session(&self, chat: &ChatId) -> Result<(), StoreError> {
         // The events first: a session found without its record is not resumed, so what a stop
         // left half removed is the record and maybe some events (removed at the next end).
-        let events: Vec<sled::IVec> = self
-            .trees
-            .outbox
-            .scan_prefix(outbox_prefix(chat))
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        for key in events {
-            self.trees.outbox.remove(key).map_err(io)?;
-        }
+        let outbox = &self.trees.outbox;
+        remove_each(outbox, outbox.scan_prefix(outbox_prefix(chat)).keys())?;
         self.trees.sessions.remove(chat.0.as_bytes()).map_err(io)?;
         Ok(())
     }
@@ -333,20 +328,13 @@ impl Store for SledStore {
     }
 
     fn prune_webhook_keys(&self, before_ms: u64) -> Result<usize, StoreError> {
-        let old: Vec<sled::IVec> = self
-            .trees
-            .inbox
-            .iter()
-            .filter_map(Result::ok)
-            .filter(|(_, at)| {
-                <[u8; 8]>::try_from(at.as_ref()).is_ok_and(|b| u64::from_be_bytes(b) < before_ms)
-            })
-            .map(|(key, _)| key)
-            .collect();
-        for key in &old {
-            self.trees.inbox.remove(key).map_err(io)?;
-        }
-        Ok(old.len())
+        let inbox = &self.trees.inbox;
+        let old = inbox.iter().filter_map(Result::ok).filter_map(|(key, at)| {
+            <[u8; 8]>::try_from(at.as_ref())
+                .is_ok_and(|b| u64::from_be_bytes(b) < before_ms)
+                .then_some(Ok(key))
+        });
+        remove_each(inbox, old)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -48,7 +48,7 @@ fn main() {
     let mut la = LaSim::start(&["--hold-ms", "30000"]);
     let la_url = la.url.clone();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let accepted = runtime.block_on(async {
+    runtime.block_on(async {
         let chats = if queued { "waiting for an agent" } else { "established" };
         println!(
             "ingest: {connections} connections, {seconds} s per run, {users} users (chats {chats}), safe-mode text pushes"
@@ -71,12 +71,11 @@ fn main() {
         // Enough distinct pushes that none repeats within the run, after one per user to open
         // the chats.
         let expected = (baseline.per_sec as usize / 4).max(5_000) * seconds as usize;
-        let all = make_pushes(&wechat, users, users + expected.min(400_000));
-        let (first, measured) = all.split_at(users);
-        let opened = load_all(app.public_addr(), first.to_vec(), connections).await;
+        let mut first = make_pushes(&wechat, users, users + expected.min(400_000));
+        let pushes = Arc::new(first.split_off(users));
+        let opened = load_all(app.public_addr(), first, connections).await;
         assert_eq!(opened, users, "every user's first push is accepted");
         open_chats(&mut la, users, !queued);
-        let pushes = Arc::new(measured.to_vec());
         let gateway = load(
             app.public_addr(),
             "/channels/wechat",
@@ -93,10 +92,8 @@ fn main() {
             drained(&mut la, users + gateway.completed - gateway.errors);
         }
         let _ = app.shutdown().await;
-        gateway.completed
     });
     drop(runtime);
-    let _ = accepted;
     la.stop();
 }
 
@@ -105,14 +102,7 @@ fn main() {
 fn open_chats(la: &mut LaSim, users: usize, accept: bool) {
     let started = Instant::now();
     let patience = Duration::from_secs(120);
-    let words = |la: &mut LaSim| -> Vec<usize> {
-        la.ask("status")
-            .iter()
-            .filter_map(|w| w.parse().ok())
-            .collect()
-    };
-    // `sessions N established E polling P waiting W`
-    while words(la).get(3).copied().unwrap_or(0) < users {
+    while la.status().3 < users {
         assert!(
             started.elapsed() < patience,
             "the chats never all reached the desk"
@@ -124,8 +114,8 @@ fn open_chats(la: &mut LaSim, users: usize, accept: bool) {
     }
     la.ask("accept");
     loop {
-        let status = words(la);
-        if status.get(1) == Some(&users) && status.get(2) == Some(&users) {
+        let (_, established, polling, _) = la.status();
+        if established == users && polling == users {
             break;
         }
         assert!(

@@ -122,7 +122,7 @@ fn main() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         la.ask("accept");
-        let (_, established, polling) = la.status();
+        let (_, established, polling, _) = la.status();
         if established == sessions && polling == sessions {
             break;
         }
