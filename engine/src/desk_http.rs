@@ -15,6 +15,10 @@
 //! retry with their backoff. (Holding the burst's short requests to 256 at a time was tried
 //! and made a 19,000-chat set-up far slower: 13,327 polling after 600 s instead of all in 62 s;
 //! a cap of 64 idle instead of 1,024 held all 19,000 too, with as many retries.)
+//!
+//! Connections are [`DeskStream`]s, whose TLS state is boxed (see [`stream`]).
+
+mod stream;
 
 use std::time::Duration;
 
@@ -23,6 +27,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+pub use stream::{DeskConnector, DeskStream};
 
 /// Idle connections kept for reuse, per desk host.
 pub const MAX_IDLE: usize = 1024;
@@ -35,7 +40,7 @@ pub const READ_BUFFER: usize = 2048;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A desk client's HTTP client.
-pub type DeskHttp = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type DeskHttp = Client<DeskConnector, Full<Bytes>>;
 
 /// A new pooled client (connect timeout 10 s, `TCP_NODELAY`).
 pub fn client() -> DeskHttp {
@@ -52,5 +57,5 @@ pub fn client() -> DeskHttp {
         .pool_idle_timeout(IDLE_TIMEOUT)
         .pool_max_idle_per_host(MAX_IDLE)
         .http1_read_buf_exact_size(READ_BUFFER)
-        .build(connector)
+        .build(DeskConnector(connector))
 }

@@ -161,7 +161,7 @@ impl EnhancedClient {
         id: RequestId,
         bearer: String,
         last_event_id: String,
-        inputs: mpsc::UnboundedSender<Input>,
+        inputs: mpsc::UnboundedSender<Box<Input>>,
     ) {
         let closed = |status| Input::StreamClosed { id, status };
         let request = http::Request::builder()
@@ -174,22 +174,22 @@ impl EnhancedClient {
             .header("Last-Event-Id", last_event_id.as_str())
             .body(Full::new(Bytes::new()));
         let Ok(request) = request else {
-            let _ = inputs.send(closed(None));
+            let _ = inputs.send(Box::new(closed(None)));
             return;
         };
         let response = match self.http.request(request).await {
             Ok(response) => response,
             Err(_) => {
-                let _ = inputs.send(closed(None));
+                let _ = inputs.send(Box::new(closed(None)));
                 return;
             }
         };
         let status = response.status().as_u16();
         if status != 200 {
-            let _ = inputs.send(closed(Some(status)));
+            let _ = inputs.send(Box::new(closed(Some(status))));
             return;
         }
-        if inputs.send(Input::StreamOpened { id }).is_err() {
+        if inputs.send(Box::new(Input::StreamOpened { id })).is_err() {
             return;
         }
         let mut parser = SseParser::resuming(MAX_EVENT, Some(last_event_id));
@@ -201,12 +201,15 @@ impl EnhancedClient {
             };
             let Ok(events) = parser.feed(data) else { break };
             for event in events {
-                if inputs.send(Input::StreamEvent { id, event }).is_err() {
+                if inputs
+                    .send(Box::new(Input::StreamEvent { id, event }))
+                    .is_err()
+                {
                     return;
                 }
             }
         }
-        let _ = inputs.send(closed(None));
+        let _ = inputs.send(Box::new(closed(None)));
     }
 }
 

@@ -25,8 +25,9 @@ pub(crate) struct EnhancedDriver {
     next_event: u64,
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Box<Command>>,
-    inputs_tx: mpsc::UnboundedSender<Input>,
-    inputs: mpsc::UnboundedReceiver<Input>,
+    /// Boxed, as the commands are: a channel's first block holds 32 inputs inline.
+    inputs_tx: mpsc::UnboundedSender<Box<Input>>,
+    inputs: mpsc::UnboundedReceiver<Box<Input>>,
     /// REST requests and stream connections in flight.
     tasks: HashMap<RequestId, AbortHandle>,
     pending_events: Vec<OutboxEvent>,
@@ -103,6 +104,7 @@ impl EnhancedDriver {
             let wake = self.machine.poll_timeout();
             tokio::select! {
                 Some(input) = self.inputs.recv() => {
+                    let input = *input;
                     if let Input::Response { id, .. } | Input::Failed { id } = &input {
                         self.tasks.remove(id);
                     }
@@ -181,7 +183,7 @@ impl EnhancedDriver {
                         let input = client
                             .perform(id, &request, bearer.as_deref(), timeout)
                             .await;
-                        let _ = inputs.send(input);
+                        let _ = inputs.send(Box::new(input));
                     });
                     self.tasks.insert(id, task.abort_handle());
                 }
